@@ -1,0 +1,302 @@
+"""Parse spec YAML into plain data plus a source map of node positions.
+
+ruamel.yaml only *composes* the document (a node graph, where an alias is a
+reference to the anchored node, so composing is linear in the input size).
+We then convert nodes to plain data ourselves, which lets us:
+
+* record the 1-based (line, column) of every key and value by path;
+* refuse duplicate keys and non-scalar keys;
+* bound alias expansion (the "billion laughs" document) by counting the nodes
+  produced through aliases and the total node count, and refusing past a limit
+  *before* memory grows;
+* keep the raw text of numeric scalars (``version: 1.10`` must stay "1.10").
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from .errors import Diagnostic, SpecError
+
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+#: Nodes that may be produced by expanding aliases (beyond the first use of each anchor).
+MAX_ALIAS_NODES = 10_000
+#: Total nodes in the expanded document.
+MAX_TOTAL_NODES = 1_000_000
+MAX_DEPTH = 200
+
+Path = tuple  # tuple[str | int, ...]
+
+_TAG = "tag:yaml.org,2002:"
+
+
+class YInt(int):
+    """An int from YAML that remembers its source text (e.g. ``0755``)."""
+
+    raw: str
+
+    def __new__(cls, value: int, raw: str):
+        obj = int.__new__(cls, value)
+        obj.raw = raw
+        return obj
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+class YFloat(float):
+    """A float from YAML that remembers its source text (e.g. ``1.10``)."""
+
+    raw: str
+
+    def __new__(cls, value: float, raw: str):
+        obj = float.__new__(cls, value)
+        obj.raw = raw
+        return obj
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+def _pos(node) -> tuple[int, int]:
+    m = node.start_mark
+    return (m.line + 1, m.column + 1)
+
+
+class SourceMap:
+    """Positions of values (and of the keys naming them) by path."""
+
+    def __init__(self) -> None:
+        self.values: dict[Path, tuple[int, int]] = {}
+        self.keys: dict[Path, tuple[int, int]] = {}
+
+    def value(self, path: Path) -> tuple[int, int] | None:
+        return self.values.get(path)
+
+    def key(self, path: Path) -> tuple[int, int] | None:
+        return self.keys.get(path) or self.values.get(path)
+
+    def nearest(self, path: Path, *, prefer_key: bool = False) -> tuple[int, int] | None:
+        path = tuple(path)
+        while True:
+            pos = (self.keys.get(path) if prefer_key else None) or self.values.get(path)
+            if pos is not None:
+                return pos
+            if not path:
+                return None
+            path = path[:-1]
+
+
+class _Converter:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.smap = SourceMap()
+        self.total = 0
+        self.alias_nodes = 0
+        self.errors: list[Diagnostic] = []
+        self._first_use: set[int] = set()
+
+    def fail(self, node, message: str) -> SpecError:
+        line, col = _pos(node)
+        return SpecError([Diagnostic(self.filename, line, col, message)])
+
+    def convert(self, node, path: Path, depth: int, in_alias: bool) -> Any:
+        self.total += 1
+        if self.total > MAX_TOTAL_NODES:
+            raise self.fail(node, f"spec is too large: more than {MAX_TOTAL_NODES} YAML nodes")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"spec is nested too deeply (more than {MAX_DEPTH} levels)")
+        anchor = getattr(node, "anchor", None)
+        if anchor is not None and not in_alias:
+            # The first time an anchored node is converted is its definition;
+            # every later conversion of the same node object is an alias use.
+            if id(node) in self._first_use:
+                in_alias = True
+            else:
+                self._first_use.add(id(node))
+        if in_alias:
+            self.alias_nodes += 1
+            if self.alias_nodes > MAX_ALIAS_NODES:
+                raise self.fail(
+                    node,
+                    f"YAML alias expansion too large: more than {MAX_ALIAS_NODES} nodes reached through aliases",
+                )
+        self.smap.values[path] = _pos(node)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, SequenceNode):
+            self.check_tag(node, "seq")
+            return [self.convert(item, path + (i,), depth + 1, in_alias) for i, item in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            self.check_tag(node, "map")
+            return self.mapping(node, path, depth, in_alias)
+        raise self.fail(node, "unsupported YAML node")  # pragma: no cover
+
+    def check_tag(self, node, kind: str) -> None:
+        if node.tag != _TAG + kind:
+            raise self.fail(node, f"unsupported YAML tag {node.tag!r}")
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag or ""
+        text = node.value
+        if not tag.startswith(_TAG):
+            raise self.fail(node, f"unsupported YAML tag {tag!r}")
+        kind = tag[len(_TAG):]
+        if kind == "str" or kind == "timestamp":
+            return text
+        if kind == "null":
+            return None
+        if kind == "bool":
+            return text.lower() in ("true", "yes", "on", "y")
+        if kind == "int":
+            return YInt(_parse_int(text), text)
+        if kind == "float":
+            return YFloat(_parse_float(text), text)
+        if kind in ("binary", "merge", "value"):
+            return text
+        raise self.fail(node, f"unsupported YAML tag {tag!r}")
+
+    def key_text(self, knode) -> str:
+        if not isinstance(knode, ScalarNode):
+            raise self.fail(knode, "mapping keys must be scalars")
+        if knode.tag == _TAG + "null":
+            return ""
+        return knode.value
+
+    def mapping(self, node: MappingNode, path: Path, depth: int, in_alias: bool) -> dict:
+        out: dict[str, Any] = {}
+        explicit: set[str] = set()
+        merged: list = []
+        for knode, vnode in node.value:
+            if isinstance(knode, ScalarNode) and knode.tag == _TAG + "merge":
+                merged.append((knode, vnode))
+                continue
+            key = self.key_text(knode)
+            if key in explicit:
+                line, col = _pos(knode)
+                first = self.smap.keys.get(path + (key,))
+                where = f" (first defined at line {first[0]})" if first else ""
+                self.errors.append(Diagnostic(self.filename, line, col, f"duplicate key {key!r}{where}"))
+                continue
+            explicit.add(key)
+            self.total += 1
+            self.smap.keys[path + (key,)] = _pos(knode)
+            out[key] = self.convert(vnode, path + (key,), depth + 1, in_alias)
+        # YAML merge keys (`<<: *base`): explicit keys win, earlier merges win.
+        for knode, vnode in merged:
+            sources = vnode.value if isinstance(vnode, SequenceNode) else [vnode]
+            for src in sources:
+                if not isinstance(src, MappingNode):
+                    raise self.fail(src, "merge key `<<` needs a mapping or a list of mappings")
+                data = self.convert(src, path, depth + 1, True)
+                for k, v in data.items():
+                    if k not in out:
+                        out[k] = v
+        return out
+
+
+def _parse_int(text: str) -> int:
+    t = text.replace("_", "")
+    sign = 1
+    if t[:1] in "+-":
+        sign = -1 if t[0] == "-" else 1
+        t = t[1:]
+    low = t.lower()
+    if low.startswith("0x"):
+        return sign * int(t[2:], 16)
+    if low.startswith("0o"):
+        return sign * int(t[2:], 8)
+    if low.startswith("0b"):
+        return sign * int(t[2:], 2)
+    if len(t) > 1 and t.startswith("0") and t.isdigit() and all(c in "01234567" for c in t):
+        return sign * int(t, 8)  # YAML 1.1 / Go style octal, e.g. 0755
+    if ":" in t:  # sexagesimal (YAML 1.1)
+        val = 0
+        for part in t.split(":"):
+            val = val * 60 + int(part)
+        return sign * val
+    return sign * int(t)
+
+
+def _parse_float(text: str) -> float:
+    t = text.replace("_", "").lower()
+    if t in (".inf", "+.inf"):
+        return float("inf")
+    if t == "-.inf":
+        return float("-inf")
+    if t == ".nan":
+        return float("nan")
+    try:
+        return float(t)
+    except ValueError:
+        return 0.0
+
+
+def _yaml_error(filename: str, err: YAMLError) -> SpecError:
+    if isinstance(err, MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        parts = [p for p in (err.context, err.problem) if p]
+        msg = "invalid YAML: " + ("; ".join(parts) if parts else "syntax error")
+        if mark is not None:
+            return SpecError([Diagnostic(filename, mark.line + 1, mark.column + 1, msg)])
+        return SpecError([Diagnostic(filename, None, None, msg)])
+    return SpecError([Diagnostic(filename, None, None, f"invalid YAML: {err}")])
+
+
+def decode_text(data: str | bytes, filename: str) -> str:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        data = bytes(data)
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError.single(filename, f"spec is too large: {len(data)} bytes (limit {MAX_SPEC_BYTES})")
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise SpecError.single(filename, f"spec is not valid UTF-8 (byte offset {e.start})") from None
+    if not isinstance(data, str):
+        raise SpecError.single(filename, f"spec data must be str or bytes, not {type(data).__name__}")
+    if len(data) > MAX_SPEC_BYTES or (len(data) * 4 > MAX_SPEC_BYTES and len(data.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES):
+        raise SpecError.single(filename, f"spec is too large (limit {MAX_SPEC_BYTES} bytes)")
+    return data.lstrip("\ufeff")
+
+
+def parse_yaml(data: str | bytes, filename: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document into plain data and its source map. Raises SpecError."""
+    text = decode_text(data, filename)
+    yaml = YAML(typ="safe", pure=True)
+    old_limit = sys.getrecursionlimit()
+    try:
+        try:
+            node = yaml.compose(text)
+        except RecursionError:
+            raise SpecError.single(filename, "spec is nested too deeply") from None
+        except YAMLError as e:
+            raise _yaml_error(filename, e) from None
+        except (ValueError, TypeError, AttributeError, IndexError, KeyError) as e:  # defensive: odd input
+            raise SpecError.single(filename, f"invalid YAML: {e}") from None
+        if node is None:
+            raise SpecError.single(filename, "spec is empty: expected a YAML mapping at the top level", 1, 1)
+        conv = _Converter(filename)
+        if not isinstance(node, MappingNode):
+            line, col = _pos(node)
+            kind = "a list" if isinstance(node, SequenceNode) else "a scalar"
+            raise SpecError([Diagnostic(filename, line, col, f"spec must be a YAML mapping at the top level, got {kind}")])
+        try:
+            value = conv.convert(node, (), 0, False)
+        except RecursionError:
+            raise SpecError.single(filename, "spec is nested too deeply") from None
+        if conv.errors:
+            raise SpecError(conv.errors)
+        return value, conv.smap
+    finally:
+        sys.setrecursionlimit(old_limit)
