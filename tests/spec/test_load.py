@@ -248,8 +248,8 @@ def test_patch_errors():
     )
     assert errs == [
         'spec.yml:8:15: invalid patch for source "src", patch source: "nope": source is missing from sources list',
-        'spec.yml:9:9: invalid patch for source "src", patch source: "dirpatch": patch source refers to a directory source without a subpath to the patch file to use',
-        'spec.yml:11:15: invalid patch for source "src", patch source: "filepatch": patch source refers to a file source but patch spec specifies a subpath',
+        'spec.yml:9:7: invalid patch for source "src", patch source: "dirpatch": patch source refers to a directory source without a subpath to the patch file to use',
+        'spec.yml:11:13: invalid patch for source "src", patch source: "filepatch": patch source refers to a file source but patch spec specifies a subpath',
     ]
 
 
