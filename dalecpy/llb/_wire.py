@@ -1,0 +1,71 @@
+"""Hand-written protobuf envelope for `pb.Op` and the digest helper.
+
+Go's llb (BuildKit >= v0.17, protobuf-go) writes the `Op.op` oneof *after* inputs, platform and
+constraints; Python's deterministic serializer writes fields in number order. We therefore emit
+the envelope fields (1, 10, 11) ourselves and append the oneof body serialized by protobuf,
+which is byte-identical to Go's output (see shared notes on the BuildKit protocol, section 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+from dalecpy.platforms import Platform
+
+from . import ops_pb2 as pb
+
+# Field keys of pb.Op: inputs=1, exec=2, source=3, file=4 (length-delimited), platform=10, constraints=11.
+_TAG_INPUT = b"\x0a"
+_TAG_EXEC = b"\x12"
+_TAG_SOURCE = b"\x1a"
+_TAG_FILE = b"\x22"
+_PLATFORM_TAG = b"\x52"
+_EMPTY_CONSTRAINTS = b"\x5a\x00"  # Go always sets Constraints: &pb.WorkerConstraints{}
+
+
+def _varint(n: int) -> bytes:
+    if n < 0:
+        n += 1 << 64
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _len_field(tag: bytes, payload: bytes) -> bytes:
+    return tag + _varint(len(payload)) + payload
+
+
+def digest_of(op_bytes: bytes) -> str:
+    """`sha256:<hex>` over one marshaled op, as BuildKit names vertices."""
+    return "sha256:" + hashlib.sha256(op_bytes).hexdigest()
+
+
+@lru_cache(maxsize=64)
+def platform_field(p: Platform) -> bytes:
+    """Encoded `Op.platform` field for a platform (cached: few distinct platforms per build)."""
+    msg = pb.Platform(Architecture=p.architecture, OS=p.os, Variant=p.variant)
+    return _len_field(_PLATFORM_TAG, msg.SerializeToString(deterministic=True))
+
+
+def input_field(digest: str, index: int) -> bytes:
+    """Encoded `Op.inputs` entry: Input{digest=1, index=2 (omitted when 0)}."""
+    d = digest.encode()
+    body = b"\x0a" + _varint(len(d)) + d
+    if index:
+        body += b"\x10" + _varint(index)
+    return _len_field(_TAG_INPUT, body)
+
+
+def op_bytes(inputs: bytes, platform: Platform | None, body_tag: bytes, body: bytes) -> bytes:
+    """Assemble an Op the way protobuf-go orders it: inputs, platform, constraints, oneof."""
+    plat = platform_field(platform) if platform is not None else b""
+    return inputs + plat + _EMPTY_CONSTRAINTS + _len_field(body_tag, body)
+
+
+def terminal_op(digest: str, index: int) -> bytes:
+    """The last Definition entry: an Op with only Inputs naming the result."""
+    return input_field(digest, index)

@@ -1,0 +1,234 @@
+"""Exec ops: run a process with mounts (Go: client/llb/exec.go)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from typing import Mapping, Sequence
+
+from dalecpy.platforms import DEFAULT_PLATFORM
+
+from . import _wire
+from . import ops_pb2 as pb
+from ._vertex import MODE_DEFAULT_PATH_CAP, MODE_NO_DEFAULT_PATH_CAP, OpMeta, Vertex, op_meta
+from .state import CacheSharing, NetMode, State, _env_set
+
+# system.DefaultPathEnv("linux"): what Go adds when the daemon lacks exec.meta.setsdefaultpath.
+DEFAULT_UNIX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SETS_DEFAULT_PATH = "exec.meta.setsdefaultpath"
+
+
+class _Kind(enum.Enum):
+    BIND = "bind"
+    CACHE = "cache"
+    TMPFS = "tmpfs"
+    SECRET = "secret"
+    SSH = "ssh"
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    """A mount for State.run; build one with the Mount.bind/cache/tmpfs/secret/ssh constructors."""
+
+    dest: str
+    kind: _Kind
+    source: State | None = None
+    selector: str = ""
+    readonly: bool = False
+    cache_id: str = ""
+    sharing: CacheSharing = CacheSharing.SHARED
+    size: int = 0
+    secret_id: str = ""
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0
+    optional: bool = False
+
+    @classmethod
+    def bind(cls, dest: str, state: State, *, selector: str = "", readonly: bool = False) -> Mount:
+        """Mount `state` (or its `selector` sub-path) at dest; read-write mounts are outputs."""
+        return cls(dest, _Kind.BIND, source=state, selector=selector, readonly=readonly)
+
+    @classmethod
+    def cache(cls, dest: str, id: str, sharing: CacheSharing = CacheSharing.SHARED) -> Mount:
+        """A persistent cache directory shared across builds by id."""
+        if not id:
+            raise ValueError("cache mount needs an id")
+        return cls(dest, _Kind.CACHE, cache_id=id, sharing=CacheSharing(sharing))
+
+    @classmethod
+    def tmpfs(cls, dest: str, size: int = 0) -> Mount:
+        return cls(dest, _Kind.TMPFS, size=size)
+
+    @classmethod
+    def secret(
+        cls, dest: str, id: str, *, uid: int = 0, gid: int = 0, mode: int = 0o400, optional: bool = False
+    ) -> Mount:
+        return cls(dest, _Kind.SECRET, secret_id=id, uid=uid, gid=gid, mode=mode, optional=optional)
+
+    @classmethod
+    def ssh(
+        cls, dest: str = "", id: str = "", *, uid: int = 0, gid: int = 0, mode: int = 0o600, optional: bool = False
+    ) -> Mount:
+        """An ssh-agent socket; an empty dest means /run/buildkit/ssh_agent.<n> as in Go."""
+        return cls(dest, _Kind.SSH, secret_id=id, uid=uid, gid=gid, mode=mode, optional=optional)
+
+
+class ExecVertex(Vertex):
+    __slots__ = ("base", "args", "env", "cwd", "user", "network", "platform", "mounts", "secrets",
+                 "sshs", "_inputs", "_mount_inputs", "_outputs", "_caps", "_custom_name",
+                 "_ignore_cache")
+
+    def __init__(self, base: State, args: Sequence[str], env, cwd, user, network, mounts, custom_name, ignore_cache):
+        super().__init__()
+        self.base = base
+        self.args = tuple(args)
+        self.env = env
+        self.cwd = cwd
+        self.user = user
+        self.network = network
+        self.platform = base.platform or DEFAULT_PLATFORM
+        self._custom_name = custom_name
+        self._ignore_cache = ignore_cache
+        regular = [Mount(dest="/", kind=_Kind.BIND, source=base)]
+        secrets: list[Mount] = []
+        sshs: list[Mount] = []
+        for m in mounts:
+            if m.kind is _Kind.SECRET:
+                secrets.append(m)
+            elif m.kind is _Kind.SSH:
+                sshs.append(m)
+            else:
+                regular.append(m)
+        # Go sorts the regular mounts by target; secret then ssh mounts are appended after.
+        regular.sort(key=lambda m: m.dest)
+        sshs = [m if m.dest else replace(m, dest=f"/run/buildkit/ssh_agent.{i}") for i, m in enumerate(sshs)]
+        dests = [m.dest for m in regular] + [m.dest for m in secrets] + [m.dest for m in sshs]
+        if len(set(dests)) != len(dests):
+            raise ValueError(f"duplicate mount destination in {dests}")
+        self.mounts = tuple(regular)
+        self.secrets = tuple(secrets)
+        self.sshs = tuple(sshs)
+
+        inputs: list[tuple[Vertex, int]] = []
+        mount_inputs: list[int] = []
+        outputs: dict[str, int] = {}
+        caps = {"exec.meta.base"}
+        out = 0
+        for m in regular:
+            src = m.source
+            if src is not None and src._vertex is not None:
+                key = (src._vertex, src._index)
+                if key not in inputs:
+                    inputs.append(key)
+                mount_inputs.append(inputs.index(key))
+            else:
+                mount_inputs.append(-1)
+            if m.selector:
+                caps.add("exec.mount.selector")
+            if m.kind is _Kind.CACHE:
+                caps.update(("exec.mount.cache", "exec.mount.cache.sharing"))
+            elif m.kind is _Kind.TMPFS:
+                caps.add("exec.mount.tmpfs")
+                if m.size > 0:
+                    caps.add("exec.mount.tmpfs.size")
+            elif mount_inputs[-1] != -1:
+                caps.add("exec.mount.bind")
+            if m.kind is _Kind.BIND and not m.readonly:
+                outputs[m.dest] = out
+                out += 1
+        if secrets:
+            caps.add("exec.mount.secret")
+        if sshs:
+            caps.add("exec.mount.ssh")
+        if network != NetMode.SANDBOX:
+            caps.add("exec.meta.network")
+        self._inputs = tuple(inputs)
+        self._mount_inputs = tuple(mount_inputs)
+        self._outputs = outputs
+        self._caps = caps
+
+    def _walk_inputs(self) -> tuple[Vertex, ...]:
+        return tuple(v for v, _ in self._inputs)
+
+    def _env_for(self, mode: int) -> list[str]:
+        env = self.env
+        if self.sshs and not any(k == "SSH_AUTH_SOCK" for k, _ in env):
+            env = _env_set(env, "SSH_AUTH_SOCK", self.sshs[0].dest)
+        if mode == MODE_NO_DEFAULT_PATH_CAP and not any(k == "PATH" for k, _ in env):
+            env = _env_set(env, "PATH", DEFAULT_UNIX_PATH)
+        return [f"{k}={v}" for k, v in env]
+
+    def _body(self, mode: int) -> bytes:
+        pm = []
+        for m, inp in zip(self.mounts, self._mount_inputs):
+            kw: dict = {"input": inp, "dest": m.dest, "selector": m.selector, "readonly": m.readonly}
+            kw["output"] = self._outputs.get(m.dest, -1) if m.kind is _Kind.BIND else -1
+            if m.kind is _Kind.CACHE:
+                kw["mountType"] = pb.CACHE
+                kw["cacheOpt"] = pb.CacheOpt(ID=m.cache_id, sharing=int(m.sharing))
+            elif m.kind is _Kind.TMPFS:
+                kw["mountType"] = pb.TMPFS
+                kw["TmpfsOpt"] = pb.TmpfsOpt(size=m.size)  # Go always sets TmpfsOpt, even size 0
+            pm.append(pb.Mount(**kw))
+        for m in self.secrets:
+            pm.append(pb.Mount(input=-1, dest=m.dest, mountType=pb.SECRET, secretOpt=pb.SecretOpt(
+                ID=m.secret_id, uid=m.uid, gid=m.gid, mode=m.mode, optional=m.optional)))
+        for m in self.sshs:
+            pm.append(pb.Mount(input=-1, dest=m.dest, mountType=pb.SSH, SSHOpt=pb.SSHOpt(
+                ID=m.secret_id, uid=m.uid, gid=m.gid, mode=m.mode, optional=m.optional)))
+        meta = pb.Meta(args=self.args, env=self._env_for(mode), cwd=self.cwd, user=self.user,
+                       removeMountStubsRecursive=True)  # Go sets it and records no cap
+        return pb.ExecOp(meta=meta, mounts=pm, network=int(self.network)).SerializeToString(deterministic=True)
+
+    def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
+        inputs = b"".join(_wire.input_field(v._enc[mode].digest, i) for v, i in self._inputs)
+        data = _wire.op_bytes(inputs, self.platform, _wire._TAG_EXEC, self._body(mode))
+        caps = self._caps
+        if mode == MODE_DEFAULT_PATH_CAP:
+            caps = caps | {_SETS_DEFAULT_PATH}
+        return data, op_meta(caps, self._custom_name, self._ignore_cache)
+
+    def _describe(self) -> str:
+        return " ".join(self.args)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecState:
+    """The result of State.run: the root filesystem and each read-write mount are outputs."""
+
+    _vertex: ExecVertex
+
+    @property
+    def root(self) -> State:
+        """Output of the "/" mount, carrying the settings of the state run was called on."""
+        return self._vertex.base._with_output(self._vertex, self._vertex._outputs["/"])
+
+    def output(self, dest: str) -> State:
+        """Output of the mount at dest. A read-only bind returns its unchanged source (as Go)."""
+        v = self._vertex
+        for m in v.mounts:
+            if m.dest == dest:
+                if m.kind is _Kind.BIND and m.readonly:
+                    return m.source  # type: ignore[return-value]
+                if m.kind is not _Kind.BIND:
+                    raise ValueError(f"{m.kind.value} mount at {dest} has no output")
+                src = m.source if m.source is not None else State()
+                return src._with_output(v, v._outputs[dest])
+        raise KeyError(f"no mount at {dest}")
+
+
+def new_exec(base: State, args, mounts, env: Mapping[str, str] | None, cwd, user, network,
+             custom_name, ignore_cache) -> ExecState:
+    if isinstance(args, str) or not args:
+        raise ValueError("run needs a non-empty sequence of arguments")
+    full_env = base.env
+    for k, v in (env or {}).items():
+        full_env = _env_set(full_env, k, v)
+    run_cwd = base.cwd if cwd is None else base.with_cwd(cwd).cwd
+    if not run_cwd:
+        raise ValueError("working directory is required")
+    net = base.network if network is None else NetMode(network)
+    vertex = ExecVertex(base, args, full_env, run_cwd, base.user if user is None else user, net,
+                        mounts, custom_name, ignore_cache)
+    return ExecState(vertex)

@@ -1,0 +1,237 @@
+"""File ops: chains of mkdir/mkfile/copy/rm applied as one vertex (Go: client/llb/fileop.go)."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Sequence, Union
+
+from . import _wire
+from . import ops_pb2 as pb
+from ._vertex import OpMeta, Vertex, op_meta
+from .state import State, go_clean, go_join
+
+# "user[:group]" (names or numeric ids, as Go's llb.WithUser) or (uid, gid) (llb.WithUIDGID).
+Owner = Union[str, tuple[int, int], None]
+
+_INT_RE = re.compile(r"[+-]?[0-9]+")
+
+
+def _user_opt(part: str, base: int) -> pb.UserOpt:
+    if part == "root":
+        return pb.UserOpt(byID=0)
+    if _INT_RE.fullmatch(part) and -(2**31) <= int(part) < 2**31:
+        return pb.UserOpt(byID=int(part) & 0xFFFFFFFF)
+    return pb.UserOpt(byName=pb.NamedUserOpt(name=part, input=base))
+
+
+def _chown(owner: Owner, base: int) -> pb.ChownOpt | None:
+    if owner is None:
+        return None
+    if isinstance(owner, tuple):
+        uid, gid = owner
+        return pb.ChownOpt(user=pb.UserOpt(byID=uid), group=pb.UserOpt(byID=gid))
+    parts = owner.split(":", 1)
+    co = pb.ChownOpt(user=_user_opt(parts[0], base))
+    if len(parts) == 2:
+        co.group.CopyFrom(_user_opt(parts[1], base))
+    return co
+
+
+def _normalize(parent: str, p: str, keep_slash: bool) -> str:
+    """Go's normalizePath: make p absolute under parent, keeping a trailing / or /. for copy dest."""
+    orig = p
+    p = go_clean(p)
+    if not posixpath.isabs(p):
+        p = go_join("/", parent, p)
+    if keep_slash:
+        if orig.endswith("/") and not p.endswith("/"):
+            p += "/"
+        elif orig.endswith("/."):
+            if p != "/":
+                p += "/"
+            p += "."
+    return p
+
+
+class FileAction:
+    """One file action plus the actions before it. Immutable; chain with .mkdir/.mkfile/.copy/.rm."""
+
+    __slots__ = ("_prev", "_kind", "_args")
+
+    def __init__(self, prev: FileAction | None, kind: str, args: dict) -> None:
+        self._prev = prev
+        self._kind = kind
+        self._args = args
+
+    def mkdir(self, path: str, mode: int, *, parents: bool = False, owner: Owner = None) -> FileAction:
+        return FileAction(self, "mkdir", dict(path=path, mode=mode, parents=parents, owner=owner))
+
+    def mkfile(self, path: str, mode: int, data: bytes | str, *, owner: Owner = None) -> FileAction:
+        return FileAction(self, "mkfile", _mkfile_args(path, mode, data, owner))
+
+    def copy(self, src_state: State, src: str, dest: str, **kw) -> FileAction:
+        return FileAction(self, "copy", _copy_args(src_state, src, dest, **kw))
+
+    def rm(self, path: str, *, allow_not_found: bool = False, allow_wildcard: bool = False) -> FileAction:
+        return FileAction(self, "rm", dict(path=path, allow_not_found=allow_not_found, allow_wildcard=allow_wildcard))
+
+    def _chain(self) -> list[FileAction]:
+        out = []
+        a: FileAction | None = self
+        while a is not None:
+            out.append(a)
+            a = a._prev
+        out.reverse()
+        return out
+
+
+def _mkfile_args(path, mode, data, owner) -> dict:
+    if isinstance(data, str):
+        data = data.encode()
+    return dict(path=path, mode=mode, data=bytes(data), owner=owner)
+
+
+def _copy_args(
+    src_state: State,
+    src: str,
+    dest: str,
+    *,
+    create_dest_path: bool = False,
+    allow_wildcard: bool = False,
+    allow_empty_wildcard: bool = False,
+    dir_copy_contents: bool = False,
+    follow_symlinks: bool = False,
+    include_patterns: Sequence[str] = (),
+    exclude_patterns: Sequence[str] = (),
+    mode: int | None = None,
+    owner: Owner = None,
+) -> dict:
+    if not isinstance(src_state, State):
+        raise TypeError(f"copy source must be a State, not {type(src_state).__name__}")
+    return dict(state=src_state, src=src, dest=dest, create_dest_path=create_dest_path,
+                allow_wildcard=allow_wildcard, allow_empty_wildcard=allow_empty_wildcard,
+                dir_copy_contents=dir_copy_contents, follow_symlinks=follow_symlinks,
+                include_patterns=tuple(include_patterns), exclude_patterns=tuple(exclude_patterns),
+                mode=mode, owner=owner)
+
+
+def mkdir(path: str, mode: int, *, parents: bool = False, owner: Owner = None) -> FileAction:
+    return FileAction(None, "mkdir", dict(path=path, mode=mode, parents=parents, owner=owner))
+
+
+def mkfile(path: str, mode: int, data: bytes | str, *, owner: Owner = None) -> FileAction:
+    return FileAction(None, "mkfile", _mkfile_args(path, mode, data, owner))
+
+
+def copy(src_state: State, src: str, dest: str, **kw) -> FileAction:
+    """Copy src (relative paths resolve against src_state's cwd) to dest on the target state.
+
+    Keyword options: create_dest_path, allow_wildcard, allow_empty_wildcard, dir_copy_contents,
+    follow_symlinks, include_patterns, exclude_patterns, mode, owner.
+    """
+    return FileAction(None, "copy", _copy_args(src_state, src, dest, **kw))
+
+
+def rm(path: str, *, allow_not_found: bool = False, allow_wildcard: bool = False) -> FileAction:
+    return FileAction(None, "rm", dict(path=path, allow_not_found=allow_not_found, allow_wildcard=allow_wildcard))
+
+
+class FileVertex(Vertex):
+    __slots__ = ("base", "actions", "_inputs", "_walk", "_body_bytes", "_caps", "_custom_name", "_ignore_cache")
+
+    def __init__(self, base: State, action: FileAction, custom_name: str | None, ignore_cache: bool) -> None:
+        super().__init__()
+        self.base = base
+        chain = action._chain()
+        self.actions = tuple(chain)
+        self._custom_name = custom_name
+        self._ignore_cache = ignore_cache
+
+        inputs: list[tuple[Vertex, int]] = []
+
+        def add_input(st: State) -> int:
+            if st._vertex is None:
+                return -1
+            key = (st._vertex, st._index)
+            if key not in inputs:
+                inputs.append(key)
+            return inputs.index(key)
+
+        # Go (marshalState.add): each action registers the base state, then its copy source.
+        slots = []
+        for a in chain:
+            b = add_input(base)
+            second = add_input(a._args["state"]) if a._kind == "copy" else -1
+            slots.append((b, second))
+        n = len(inputs)
+        caps = {"file.base"}
+        pfa = []
+        parent = base.cwd
+        for i, (a, (b, second)) in enumerate(zip(chain, slots)):
+            kw = {"input": b if i == 0 else n + i - 1, "secondaryInput": second,
+                  "output": 0 if i == len(chain) - 1 else -1}
+            x = a._args
+            if a._kind == "mkdir":
+                kw["mkdir"] = pb.FileActionMkDir(path=_normalize(parent, x["path"], False), mode=x["mode"] & 0o777,
+                                                 makeParents=x["parents"], owner=_chown(x["owner"], b), timestamp=-1)
+            elif a._kind == "mkfile":
+                kw["mkfile"] = pb.FileActionMkFile(path=_normalize(parent, x["path"], False), mode=x["mode"] & 0o777,
+                                                   data=x["data"], owner=_chown(x["owner"], b), timestamp=-1)
+            elif a._kind == "rm":
+                kw["rm"] = pb.FileActionRm(path=_normalize(parent, x["path"], False),
+                                           allowNotFound=x["allow_not_found"], allowWildcard=x["allow_wildcard"])
+                # Recorded so MissingCapError can gate it; Go's FileOp never records file caps
+                # other than file.base (its cap loop runs before the actions are collected).
+                if x["allow_wildcard"]:
+                    caps.add("file.rm.wildcard")
+            else:
+                src = go_clean(x["src"])
+                if not posixpath.isabs(src):
+                    src = go_join(x["state"].cwd, src)
+                else:
+                    src = go_join("/", src)
+                if x["include_patterns"] or x["exclude_patterns"]:
+                    caps.add("file.copy.includeexcludepatterns")
+                kw["copy"] = pb.FileActionCopy(
+                    src=src, dest=_normalize(parent, x["dest"], True), owner=_chown(x["owner"], b),
+                    include_patterns=x["include_patterns"], exclude_patterns=x["exclude_patterns"],
+                    allowWildcard=x["allow_wildcard"], allowEmptyWildcard=x["allow_empty_wildcard"],
+                    followSymlink=x["follow_symlinks"], dirCopyContents=x["dir_copy_contents"],
+                    createDestPath=x["create_dest_path"], timestamp=-1,
+                    mode=-1 if x["mode"] is None else x["mode"])
+            pfa.append(pb.FileAction(**kw))
+        self._inputs = tuple(inputs)
+        # Go's Inputs() (walk order): the base, then copy sources from the last action back.
+        walk: list[Vertex] = []
+        for st in [base] + [a._args["state"] for a in reversed(chain) if a._kind == "copy"]:
+            if st._vertex is not None and st._vertex not in walk:
+                walk.append(st._vertex)
+        self._walk = tuple(walk)
+        self._body_bytes = pb.FileOp(actions=pfa).SerializeToString(deterministic=True)
+        self._caps = caps
+
+    def _walk_inputs(self) -> tuple[Vertex, ...]:
+        return self._walk
+
+    def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
+        inputs = b"".join(_wire.input_field(v._enc[mode].digest, i) for v, i in self._inputs)
+        # BuildKit >= v0.12 (moby/buildkit#3858) leaves Op.platform unset on file ops.
+        data = _wire.op_bytes(inputs, None, _wire._TAG_FILE, self._body_bytes)
+        return data, op_meta(self._caps, self._custom_name, self._ignore_cache)
+
+    def _describe(self) -> str:
+        parts = []
+        for a in self.actions:
+            x = a._args
+            if a._kind == "copy":
+                parts.append(f"copy {x['src']} {x['dest']}")
+            else:
+                parts.append(f"{a._kind} {x['path']}")
+        return "; ".join(parts)
+
+
+def new_file_op(base: State, action: FileAction, custom_name: str | None, ignore_cache: bool) -> State:
+    if not isinstance(action, FileAction):
+        raise TypeError("file() needs a FileAction (llb.mkdir/mkfile/copy/rm)")
+    return base._with_output(FileVertex(base, action, custom_name, ignore_cache), 0)

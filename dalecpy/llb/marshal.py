@@ -1,0 +1,113 @@
+"""Marshal a State into a pb.Definition exactly as Go's State.Marshal lays it out."""
+
+from __future__ import annotations
+
+from . import _wire
+from . import ops_pb2 as pb
+from ._vertex import (
+    MODE_DEFAULT_PATH_CAP,
+    MODE_NO_CAPS,
+    MODE_NO_DEFAULT_PATH_CAP,
+    Encoded,
+    OpMeta,
+    Vertex,
+)
+from .state import State
+
+
+class MissingCapError(Exception):
+    """The graph needs an LLB capability the target daemon did not report."""
+
+    def __init__(self, cap: str, needed_by: str) -> None:
+        super().__init__(
+            f'the BuildKit daemon does not support LLB capability "{cap}" needed by {needed_by}'
+        )
+        self.cap = cap
+        self.needed_by = needed_by
+
+
+def _ensure_encoded(v: Vertex, mode: int) -> Encoded:
+    enc = v._enc.get(mode)
+    if enc is None:
+        data, meta = v._encode(mode)
+        enc = Encoded(_wire.digest_of(data), data, meta)
+        v._enc[mode] = enc
+    return enc
+
+
+def _merge(a: OpMeta, b: OpMeta) -> OpMeta:
+    """Two vertices with one digest share one metadata entry (Go's mergeMetadata)."""
+    return OpMeta(a.caps | b.caps, tuple(sorted(dict(a.description + b.description).items())),
+                  a.ignore_cache or b.ignore_cache)
+
+
+def marshal(state: State, *, caps: frozenset[str] | None = None) -> pb.Definition:
+    """Serialize the graph that produces `state`.
+
+    `def` is a depth-first post-order of ops (inputs first, duplicates skipped) followed by the
+    terminal op naming the result. With `caps` (the daemon's LLB caps, e.g. from Ping), every
+    recorded cap is checked (MissingCapError) and exec ops follow Go's default-PATH rule.
+    Scratch marshals to an empty Definition, as in Go.
+    """
+    if caps is None:
+        mode = MODE_NO_CAPS
+    elif "exec.meta.setsdefaultpath" in caps:
+        mode = MODE_DEFAULT_PATH_CAP
+    else:
+        mode = MODE_NO_DEFAULT_PATH_CAP
+    root = state._vertex
+    if root is None:
+        return pb.Definition()
+
+    defs: list[bytes] = []
+    metas: dict[str, OpMeta] = {}
+    labels: dict[str, Vertex] = {}
+    expanded: set[int] = set()
+    stack: list[tuple[Vertex, bool]] = [(root, False)]
+    # Iterative so deep chains do not hit Python's recursion limit.
+    while stack:
+        v, ready = stack.pop()
+        if ready:
+            enc = _ensure_encoded(v, mode)
+            d = enc.digest
+            if d in metas:
+                metas[d] = _merge(metas[d], enc.meta)
+            else:
+                metas[d] = enc.meta
+                labels[d] = v
+                defs.append(enc.data)
+            continue
+        if id(v) in expanded:
+            continue
+        expanded.add(id(v))
+        stack.append((v, True))
+        ins = v._walk_inputs()
+        for child in reversed(ins):
+            if id(child) not in expanded:
+                stack.append((child, False))
+
+    head = root._enc[mode].digest
+    term = _wire.terminal_op(head, state._index)
+    defs.append(term)
+    tcaps = {"constraints", "platform"}
+    for m in metas.values():
+        if m.ignore_cache:
+            tcaps.add("meta.ignorecache")
+        if m.description:
+            tcaps.add("meta.description")
+    tdigest = _wire.digest_of(term)
+
+    if caps is not None:
+        for d, m in metas.items():
+            for c in sorted(m.caps - caps):
+                raise MissingCapError(c, f"{labels[d]._describe()} ({d})")
+        for c in sorted(tcaps - caps):
+            raise MissingCapError(c, "the definition")
+
+    md = {
+        d: pb.OpMetadata(ignore_cache=m.ignore_cache, description=dict(m.description),
+                         caps=dict.fromkeys(m.caps, True))
+        for d, m in metas.items()
+    }
+    md[tdigest] = pb.OpMetadata(caps=dict.fromkeys(tcaps, True))
+    return pb.Definition(metadata=md, **{"def": defs})
