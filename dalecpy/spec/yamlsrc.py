@@ -17,9 +17,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+try:  # libyaml-based event parser from ruamel.yaml.clib (optional, much faster)
+    from _ruamel_yaml import CParser as _CParser
+except ImportError:  # pragma: no cover
+    _CParser = None
 
 from .errors import Diagnostic, SpecError
 
@@ -270,14 +275,110 @@ def decode_text(data: str | bytes, filename: str) -> str:
     return data.lstrip("\ufeff")
 
 
+class _ComposeError(Exception):
+    def __init__(self, mark, message: str):
+        self.mark = mark
+        self.message = message
+
+
+def _events(text: str, fast: bool):
+    if fast and _CParser is not None:
+        parser = _CParser(text)
+        while parser.check_event():
+            yield parser.get_event()
+    else:
+        from ruamel.yaml import YAML
+
+        yield from YAML(typ="safe", pure=True).parse(text)
+
+
+def _compose_any(text: str):
+    """Compose with libyaml when available; libyaml (YAML 1.1) rejects a few
+    documents the pure-Python YAML 1.2 parser accepts (e.g. ``{url: https://x}``),
+    so on a syntax error retry with the pure parser, whose error is reported."""
+    if _CParser is None:
+        return _compose(text, False)
+    try:
+        return _compose(text, True)
+    except YAMLError:
+        return _compose(text, False)
+
+
+def _compose(text: str, fast: bool):
+    """Compose the single document into ruamel nodes, iteratively (no recursion).
+
+    ruamel's own composers are recursive (the C one can even overflow the C
+    stack on deeply nested input), so we build nodes from the event stream.
+    """
+    from ruamel.yaml.resolver import VersionedResolver
+
+    resolver = VersionedResolver()
+    anchors: dict[str, Any] = {}
+    stack: list[list] = []  # [node, items, pending_key]
+    root = None
+    docs = 0
+    for e in _events(text, fast):
+        if isinstance(e, ev.DocumentStartEvent):
+            docs += 1
+            if docs > 1:
+                raise _ComposeError(e.start_mark, "invalid YAML: expected a single document in the stream; but found another document")
+            continue
+        if isinstance(e, (ev.StreamStartEvent, ev.StreamEndEvent, ev.DocumentEndEvent)):
+            continue
+        if isinstance(e, ev.AliasEvent):
+            if e.anchor not in anchors:
+                raise _ComposeError(e.start_mark, f"invalid YAML: found undefined alias {e.anchor!r}")
+            node = anchors[e.anchor]
+        elif isinstance(e, ev.ScalarEvent):
+            tag = e.tag
+            if tag is None or tag == "!":
+                tag = resolver.resolve(ScalarNode, e.value, e.implicit)
+            node = ScalarNode(tag, e.value, e.start_mark, e.end_mark, style=e.style, anchor=e.anchor)
+            if e.anchor:
+                anchors[e.anchor] = node
+        elif isinstance(e, (ev.SequenceStartEvent, ev.MappingStartEvent)):
+            if len(stack) >= MAX_DEPTH:
+                raise _ComposeError(e.start_mark, f"spec is nested too deeply (more than {MAX_DEPTH} levels)")
+            is_map = isinstance(e, ev.MappingStartEvent)
+            tag = e.tag
+            if tag is None or tag == "!":
+                tag = resolver.resolve(MappingNode if is_map else SequenceNode, None, e.implicit)
+            cls = MappingNode if is_map else SequenceNode
+            node = cls(tag, [], e.start_mark, None, flow_style=e.flow_style, anchor=e.anchor)
+            if e.anchor:
+                anchors[e.anchor] = node
+            stack.append([node, None])
+            continue
+        elif isinstance(e, (ev.SequenceEndEvent, ev.MappingEndEvent)):
+            node = stack.pop()[0]
+            node.end_mark = e.end_mark
+        else:  # pragma: no cover
+            continue
+        if not stack:
+            root = node
+            continue
+        top = stack[-1]
+        parent = top[0]
+        if isinstance(parent, MappingNode):
+            if top[1] is None:
+                top[1] = (node,)
+            else:
+                parent.value.append((top[1][0], node))
+                top[1] = None
+        else:
+            parent.value.append(node)
+    return root
+
+
 def parse_yaml(data: str | bytes, filename: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document into plain data and its source map. Raises SpecError."""
     text = decode_text(data, filename)
-    yaml = YAML(typ="safe", pure=True)
     old_limit = sys.getrecursionlimit()
     try:
         try:
-            node = yaml.compose(text)
+            node = _compose_any(text)
+        except _ComposeError as e:
+            raise SpecError.single(filename, e.message, e.mark.line + 1, e.mark.column + 1) from None
         except RecursionError:
             raise SpecError.single(filename, "spec is nested too deeply") from None
         except YAMLError as e:
