@@ -10,13 +10,14 @@ from . import ops_pb2
 from ._wire import digest_of
 from .dump import definition_to_dot, definition_to_json
 from .exec import ExecState, Mount
-from .fileop import FileAction, copy, mkdir, mkfile, rm
+from .fileop import ChownOpt, FileAction, copy, mkdir, mkfile, rm
 from .marshal import MissingCapError, marshal
 from .source import git, http, image, local
 from .state import CacheSharing, NetMode, State, scratch
 
 __all__ = [
     "CacheSharing",
+    "ChownOpt",
     "ExecState",
     "FileAction",
     "MissingCapError",

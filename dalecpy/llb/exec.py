@@ -76,7 +76,7 @@ class Mount:
 
 class ExecVertex(Vertex):
     __slots__ = ("base", "args", "env", "cwd", "user", "network", "platform", "mounts", "secrets",
-                 "sshs", "_inputs", "_mount_inputs", "_outputs", "_caps", "_custom_name",
+                 "sshs", "_walk", "_outputs", "_caps", "_custom_name",
                  "_ignore_cache")
 
     def __init__(self, base: State, args: Sequence[str], env, cwd, user, network, mounts, custom_name, ignore_cache):
@@ -110,20 +110,15 @@ class ExecVertex(Vertex):
         self.secrets = tuple(secrets)
         self.sshs = tuple(sshs)
 
-        inputs: list[tuple[Vertex, int]] = []
-        mount_inputs: list[int] = []
+        walk: list[Vertex] = []
         outputs: dict[str, int] = {}
         caps = {"exec.meta.base"}
         out = 0
         for m in regular:
             src = m.source
-            if src is not None and src._vertex is not None:
-                key = (src._vertex, src._index)
-                if key not in inputs:
-                    inputs.append(key)
-                mount_inputs.append(inputs.index(key))
-            else:
-                mount_inputs.append(-1)
+            has_src = src is not None and src._vertex is not None
+            if has_src and src._vertex not in walk:
+                walk.append(src._vertex)
             if m.selector:
                 caps.add("exec.mount.selector")
             if m.kind is _Kind.CACHE:
@@ -132,7 +127,7 @@ class ExecVertex(Vertex):
                 caps.add("exec.mount.tmpfs")
                 if m.size > 0:
                     caps.add("exec.mount.tmpfs.size")
-            elif mount_inputs[-1] != -1:
+            elif has_src:
                 caps.add("exec.mount.bind")
             if m.kind is _Kind.BIND and not m.readonly:
                 outputs[m.dest] = out
@@ -143,13 +138,12 @@ class ExecVertex(Vertex):
             caps.add("exec.mount.ssh")
         if network != NetMode.SANDBOX:
             caps.add("exec.meta.network")
-        self._inputs = tuple(inputs)
-        self._mount_inputs = tuple(mount_inputs)
+        self._walk = tuple(walk)
         self._outputs = outputs
         self._caps = caps
 
     def _walk_inputs(self) -> tuple[Vertex, ...]:
-        return tuple(v for v, _ in self._inputs)
+        return self._walk
 
     def _env_for(self, mode: int) -> list[str]:
         env = self.env
@@ -159,9 +153,9 @@ class ExecVertex(Vertex):
             env = _env_set(env, "PATH", DEFAULT_UNIX_PATH)
         return [f"{k}={v}" for k, v in env]
 
-    def _body(self, mode: int) -> bytes:
+    def _body(self, mode: int, mount_inputs: list[int]) -> bytes:
         pm = []
-        for m, inp in zip(self.mounts, self._mount_inputs):
+        for m, inp in zip(self.mounts, mount_inputs):
             kw: dict = {"input": inp, "dest": m.dest, "selector": m.selector, "readonly": m.readonly}
             kw["output"] = self._outputs.get(m.dest, -1) if m.kind is _Kind.BIND else -1
             if m.kind is _Kind.CACHE:
@@ -182,8 +176,23 @@ class ExecVertex(Vertex):
         return pb.ExecOp(meta=meta, mounts=pm, network=int(self.network)).SerializeToString(deterministic=True)
 
     def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
-        inputs = b"".join(_wire.input_field(v._enc[mode].digest, i) for v, i in self._inputs)
-        data = _wire.op_bytes(inputs, self.platform, _wire._TAG_EXEC, self._body(mode))
+        # Inputs dedupe on (digest, index) like Go's proto.Equal, so equal-but-distinct
+        # vertices share one input.
+        inputs: list[tuple[str, int]] = []
+        mount_inputs: list[int] = []
+        for m in self.mounts:
+            src = m.source
+            if src is None or src._vertex is None:
+                mount_inputs.append(-1)
+                continue
+            key = (src._vertex._enc[mode].digest, src._index)
+            try:
+                mount_inputs.append(inputs.index(key))
+            except ValueError:
+                inputs.append(key)
+                mount_inputs.append(len(inputs) - 1)
+        head = b"".join(_wire.input_field(d, i) for d, i in inputs)
+        data = _wire.op_bytes(head, self.platform, _wire._TAG_EXEC, self._body(mode, mount_inputs))
         caps = self._caps
         if mode == MODE_DEFAULT_PATH_CAP:
             caps = caps | {_SETS_DEFAULT_PATH}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import dataclass
 from typing import Sequence, Union
 
 from . import _wire
@@ -11,13 +12,25 @@ from . import ops_pb2 as pb
 from ._vertex import OpMeta, Vertex, op_meta
 from .state import State, go_clean, go_join
 
-# "user[:group]" (names or numeric ids, as Go's llb.WithUser) or (uid, gid) (llb.WithUIDGID).
-Owner = Union[str, tuple[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ChownOpt:
+    """Owner for mkdir/mkfile/copy: ids or names (names are resolved in the target's /etc/passwd)."""
+
+    user: int | str
+    group: int | str | None = None
+
+
+# ChownOpt, "user[:group]" (names or numeric ids, as Go's llb.WithUser) or (uid, gid) (llb.WithUIDGID).
+Owner = Union[ChownOpt, str, tuple[int, int], None]
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
 
 
-def _user_opt(part: str, base: int) -> pb.UserOpt:
+def _user_opt(part: int | str, base: int) -> pb.UserOpt:
+    if isinstance(part, int):
+        return pb.UserOpt(byID=part)
     if part == "root":
         return pb.UserOpt(byID=0)
     if _INT_RE.fullmatch(part) and -(2**31) <= int(part) < 2**31:
@@ -29,8 +42,12 @@ def _chown(owner: Owner, base: int) -> pb.ChownOpt | None:
     if owner is None:
         return None
     if isinstance(owner, tuple):
-        uid, gid = owner
-        return pb.ChownOpt(user=pb.UserOpt(byID=uid), group=pb.UserOpt(byID=gid))
+        owner = ChownOpt(*owner)
+    if isinstance(owner, ChownOpt):
+        co = pb.ChownOpt(user=_user_opt(owner.user, base))
+        if owner.group is not None:
+            co.group.CopyFrom(_user_opt(owner.group, base))
+        return co
     parts = owner.split(":", 1)
     co = pb.ChownOpt(user=_user_opt(parts[0], base))
     if len(parts) == 2:
@@ -138,7 +155,7 @@ def rm(path: str, *, allow_not_found: bool = False, allow_wildcard: bool = False
 
 
 class FileVertex(Vertex):
-    __slots__ = ("base", "actions", "_inputs", "_walk", "_body_bytes", "_caps", "_custom_name", "_ignore_cache")
+    __slots__ = ("base", "actions", "_walk", "_caps", "_custom_name", "_ignore_cache")
 
     def __init__(self, base: State, action: FileAction, custom_name: str | None, ignore_cache: bool) -> None:
         super().__init__()
@@ -148,29 +165,50 @@ class FileVertex(Vertex):
         self._custom_name = custom_name
         self._ignore_cache = ignore_cache
 
-        inputs: list[tuple[Vertex, int]] = []
+        caps = {"file.base"}
+        for act in chain:
+            x = act._args
+            if act._kind == "rm" and x["allow_wildcard"]:
+                # Recorded so MissingCapError can gate it; Go's FileOp never records file caps
+                # other than file.base (its cap loop runs before the actions are collected).
+                caps.add("file.rm.wildcard")
+            elif act._kind == "copy" and (x["include_patterns"] or x["exclude_patterns"]):
+                caps.add("file.copy.includeexcludepatterns")
+        # Go's Inputs() (walk order): the base, then copy sources from the last action back.
+        walk: list[Vertex] = []
+        for st in [base] + [a._args["state"] for a in reversed(chain) if a._kind == "copy"]:
+            if st._vertex is not None and st._vertex not in walk:
+                walk.append(st._vertex)
+        self._walk = tuple(walk)
+        self._caps = caps
+
+    def _walk_inputs(self) -> tuple[Vertex, ...]:
+        return self._walk
+
+    def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
+        # Inputs dedupe on (digest, index) like Go's proto.Equal; indices then follow from them.
+        inputs: list[tuple[str, int]] = []
 
         def add_input(st: State) -> int:
             if st._vertex is None:
                 return -1
-            key = (st._vertex, st._index)
+            key = (st._vertex._enc[mode].digest, st._index)
             if key not in inputs:
                 inputs.append(key)
             return inputs.index(key)
 
         # Go (marshalState.add): each action registers the base state, then its copy source.
         slots = []
-        for a in chain:
-            b = add_input(base)
+        for a in self.actions:
+            b = add_input(self.base)
             second = add_input(a._args["state"]) if a._kind == "copy" else -1
             slots.append((b, second))
         n = len(inputs)
-        caps = {"file.base"}
         pfa = []
-        parent = base.cwd
-        for i, (a, (b, second)) in enumerate(zip(chain, slots)):
+        parent = self.base.cwd
+        for i, (a, (b, second)) in enumerate(zip(self.actions, slots)):
             kw = {"input": b if i == 0 else n + i - 1, "secondaryInput": second,
-                  "output": 0 if i == len(chain) - 1 else -1}
+                  "output": 0 if i == len(self.actions) - 1 else -1}
             x = a._args
             if a._kind == "mkdir":
                 kw["mkdir"] = pb.FileActionMkDir(path=_normalize(parent, x["path"], False), mode=x["mode"] & 0o777,
@@ -181,18 +219,12 @@ class FileVertex(Vertex):
             elif a._kind == "rm":
                 kw["rm"] = pb.FileActionRm(path=_normalize(parent, x["path"], False),
                                            allowNotFound=x["allow_not_found"], allowWildcard=x["allow_wildcard"])
-                # Recorded so MissingCapError can gate it; Go's FileOp never records file caps
-                # other than file.base (its cap loop runs before the actions are collected).
-                if x["allow_wildcard"]:
-                    caps.add("file.rm.wildcard")
             else:
                 src = go_clean(x["src"])
                 if not posixpath.isabs(src):
                     src = go_join(x["state"].cwd, src)
                 else:
                     src = go_join("/", src)
-                if x["include_patterns"] or x["exclude_patterns"]:
-                    caps.add("file.copy.includeexcludepatterns")
                 kw["copy"] = pb.FileActionCopy(
                     src=src, dest=_normalize(parent, x["dest"], True), owner=_chown(x["owner"], b),
                     include_patterns=x["include_patterns"], exclude_patterns=x["exclude_patterns"],
@@ -201,23 +233,10 @@ class FileVertex(Vertex):
                     createDestPath=x["create_dest_path"], timestamp=-1,
                     mode=-1 if x["mode"] is None else x["mode"])
             pfa.append(pb.FileAction(**kw))
-        self._inputs = tuple(inputs)
-        # Go's Inputs() (walk order): the base, then copy sources from the last action back.
-        walk: list[Vertex] = []
-        for st in [base] + [a._args["state"] for a in reversed(chain) if a._kind == "copy"]:
-            if st._vertex is not None and st._vertex not in walk:
-                walk.append(st._vertex)
-        self._walk = tuple(walk)
-        self._body_bytes = pb.FileOp(actions=pfa).SerializeToString(deterministic=True)
-        self._caps = caps
-
-    def _walk_inputs(self) -> tuple[Vertex, ...]:
-        return self._walk
-
-    def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
-        inputs = b"".join(_wire.input_field(v._enc[mode].digest, i) for v, i in self._inputs)
+        body_bytes = pb.FileOp(actions=pfa).SerializeToString(deterministic=True)
+        inputs_b = b"".join(_wire.input_field(d, i) for d, i in inputs)
         # BuildKit >= v0.12 (moby/buildkit#3858) leaves Op.platform unset on file ops.
-        data = _wire.op_bytes(inputs, None, _wire._TAG_FILE, self._body_bytes)
+        data = _wire.op_bytes(inputs_b, None, _wire._TAG_FILE, body_bytes)
         return data, op_meta(self._caps, self._custom_name, self._ignore_cache)
 
     def _describe(self) -> str:
