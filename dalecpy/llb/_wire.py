@@ -17,9 +17,9 @@ from . import ops_pb2 as pb
 
 # Field keys of pb.Op: inputs=1, exec=2, source=3, file=4 (length-delimited), platform=10, constraints=11.
 _TAG_INPUT = b"\x0a"
-_TAG_EXEC = b"\x12"
-_TAG_SOURCE = b"\x1a"
-_TAG_FILE = b"\x22"
+TAG_EXEC = b"\x12"
+TAG_SOURCE = b"\x1a"
+TAG_FILE = b"\x22"
 _PLATFORM_TAG = b"\x52"
 _EMPTY_CONSTRAINTS = b"\x5a\x00"  # Go always sets Constraints: &pb.WorkerConstraints{}
 

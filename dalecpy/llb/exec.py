@@ -192,7 +192,7 @@ class ExecVertex(Vertex):
                 inputs.append(key)
                 mount_inputs.append(len(inputs) - 1)
         head = b"".join(_wire.input_field(d, i) for d, i in inputs)
-        data = _wire.op_bytes(head, self.platform, _wire._TAG_EXEC, self._body(mode, mount_inputs))
+        data = _wire.op_bytes(head, self.platform, _wire.TAG_EXEC, self._body(mode, mount_inputs))
         caps = self._caps
         if mode == MODE_DEFAULT_PATH_CAP:
             caps = caps | {_SETS_DEFAULT_PATH}

@@ -236,7 +236,7 @@ class FileVertex(Vertex):
         body_bytes = pb.FileOp(actions=pfa).SerializeToString(deterministic=True)
         inputs_b = b"".join(_wire.input_field(d, i) for d, i in inputs)
         # BuildKit >= v0.12 (moby/buildkit#3858) leaves Op.platform unset on file ops.
-        data = _wire.op_bytes(inputs_b, None, _wire._TAG_FILE, body_bytes)
+        data = _wire.op_bytes(inputs_b, None, _wire.TAG_FILE, body_bytes)
         return data, op_meta(self._caps, self._custom_name, self._ignore_cache)
 
     def _describe(self) -> str:

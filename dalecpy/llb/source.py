@@ -34,7 +34,7 @@ class SourceVertex(Vertex):
         # Go sets Op.platform only for docker-image:// and oci-layout:// sources.
         self.platform = platform
         body = pb.SourceOp(identifier=identifier, attrs=attrs).SerializeToString(deterministic=True)
-        self._data = _wire.op_bytes(b"", platform, _wire._TAG_SOURCE, body)
+        self._data = _wire.op_bytes(b"", platform, _wire.TAG_SOURCE, body)
         self._meta = op_meta(caps, custom_name, False)
 
     def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
