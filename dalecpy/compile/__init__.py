@@ -1,1 +1,68 @@
+"""Spec -> LLB. `compile_spec` is a pure function of the loaded spec and CompileOptions."""
 
+from __future__ import annotations
+
+from .. import llb
+from ..spec import LoadedSpec, SpecError
+from . import caches as _caches
+from .image import merge_image_config
+from .options import BuildContext, CompileOptions, CompileResult
+from .sources import UnsupportedSource
+from .targets import ROUTES, Route, TargetError, lookup, visible_routes
+
+__all__ = [
+    "CompileOptions",
+    "CompileResult",
+    "Route",
+    "TargetError",
+    "compile_spec",
+    "effective_caches",
+    "lookup",
+    "merge_image_config",
+    "visible_routes",
+    "ROUTES",
+]
+
+
+def _context(loaded: LoadedSpec, options: CompileOptions) -> tuple[Route, BuildContext]:
+    route = lookup(options.target)
+    spec = loaded.resolve(
+        options.build_args,
+        target_key=route.target_key,
+        target_platform=options.target_platform,
+        build_platform=options.build_platform,
+    )
+    return route, BuildContext(loaded, spec, route.target_key, options)
+
+
+def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
+    """Compile one target for one platform. Raises SpecError (user errors in the spec), TargetError,
+    and llb.MissingCapError when the daemon lacks a capability the graph needs."""
+    route, ctx = _context(loaded, options)
+    try:
+        out = route.handler(ctx)
+    except UnsupportedSource as exc:
+        raise loaded.error(exc.path, str(exc)) from None
+    definition = llb.marshal(out.state, caps=options.llb_caps)
+    image_config = None
+    if out.image is not None or out.base_image is not None:
+        image_config = merge_image_config(None, out.image, ctx.platform)
+    return CompileResult(
+        definition=definition,
+        route=route.path,
+        target_key=route.target_key,
+        platform=ctx.platform,
+        spec=ctx.spec,
+        image_config=image_config,
+        base_image=out.base_image,
+    )
+
+
+def effective_caches(loaded: LoadedSpec, options: CompileOptions) -> list[_caches.CacheMount]:
+    """The cache mounts a build of this target and platform uses: what a user checks when a cache misses."""
+    route, ctx = _context(loaded, options)
+    if route.distro_key is None:
+        return []
+    ns = _caches.CacheNamespace.for_build(route.distro_key, ctx.platform, options.build_args)
+    setup = _caches.user_caches(loaded, ctx.spec, ctx.target_key, ns)
+    return [*setup.caches, *_caches.apt_caches(ns)]

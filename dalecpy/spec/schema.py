@@ -27,6 +27,18 @@ def _schema() -> dict[str, Any]:
     for kind in _DEP_KINDS:
         if kind in deps:
             deps[kind] = {"anyOf": [deps[kind], {"type": "array", "items": {"type": "string"}}]}
+    defs = schema.get("$defs", {})
+    # The dependency map form allows `pkg:` with no constraints.
+    for kind in _DEP_KINDS:
+        if kind in deps:
+            obj = deps[kind]["anyOf"][0]
+            obj["additionalProperties"] = {"anyOf": [obj["additionalProperties"], {"type": "null"}]}
+    cache_dir = defs.get("CacheDir")
+    if cache_dir:
+        cache_dir["properties"]["sharing"]["enum"] = ["", "shared", "private", "locked"]
+        cache_dir["required"] = ["dest"]
+    if "CacheConfig" in defs:
+        defs["CacheConfig"]["minProperties"] = defs["CacheConfig"]["maxProperties"] = 1
     return schema
 
 

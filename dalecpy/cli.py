@@ -1,0 +1,154 @@
+"""The `dalecpy` command line: parse flags, call the library, print. User errors exit 2 with one line each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+import click
+
+from .platforms import Platform, PlatformError
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn the errors a user can cause into `FILE:LINE:COL: message` lines and exit code 2, never a traceback."""
+    from . import llb
+    from .compile import TargetError
+    from .spec import SpecError
+
+    try:
+        yield
+    except SpecError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    except (TargetError, PlatformError, llb.MissingCapError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def _platform(_ctx, _param, value: str | None) -> Platform | None:
+    if value is None:
+        return None
+    try:
+        return Platform.parse(value)
+    except PlatformError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _build_args(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, val = v.partition("=")
+        if not key or not sep:
+            raise click.BadParameter(f"{v!r}: expected KEY=VALUE")
+        out[key] = val
+    return out
+
+
+def _load(path: str):
+    from .spec import load_spec_file
+
+    return load_spec_file(path)
+
+
+def _options(target: str, platform: Platform | None, build_args: dict[str, str]):
+    from .compile import CompileOptions
+
+    return CompileOptions(target=target, platform=platform, build_args=build_args)
+
+
+_spec_arg = click.argument("spec", type=click.Path(dir_okay=False))
+_target_opt = click.option("--target", "-t", default="bookworm/container", show_default=True, help="Target to build.")
+_platform_opt = click.option("--platform", callback=_platform, help="Target platform os/arch[/variant] (default linux/amd64).")
+_build_arg_opt = click.option("--build-arg", "build_args", multiple=True, callback=_build_args, metavar="KEY=VALUE")
+
+
+@click.group()
+@click.version_option(package_name="dalecpy")
+def main() -> None:
+    """Compile Dalec-style build specs to BuildKit LLB."""
+
+
+@main.command()
+@_spec_arg
+@_target_opt
+@_platform_opt
+@_build_arg_opt
+@click.option("--format", "fmt", type=click.Choice(["llb", "json", "dot"]), default="llb", show_default=True)
+def render(spec: str, target: str, platform: Platform | None, build_args: dict[str, str], fmt: str) -> None:
+    """Print the LLB for TARGET: binary (pipe to `buildctl build`), JSON per op, or a Graphviz graph."""
+    from . import llb
+    from .compile import compile_spec
+
+    with _user_errors():
+        result = compile_spec(_load(spec), _options(target, platform, build_args))
+    if fmt == "llb":
+        sys.stdout.buffer.write(result.definition.SerializeToString(deterministic=True))
+        sys.stdout.buffer.flush()
+    elif fmt == "json":
+        for entry in llb.definition_to_json(result.definition):
+            click.echo(json.dumps(entry, sort_keys=True))
+    else:
+        click.echo(llb.definition_to_dot(result.definition), nl=False)
+
+
+@main.command()
+@_spec_arg
+def validate(spec: str) -> None:
+    """Check a spec: print its errors (exit 2), or `ok`."""
+    with _user_errors():
+        _load(spec)
+    click.echo("ok")
+
+
+@main.command()
+def schema() -> None:
+    """Print the spec's JSON schema."""
+    from .spec import spec_json_schema
+
+    click.echo(json.dumps(spec_json_schema(), indent=2, sort_keys=True))
+
+
+@main.command()
+@_spec_arg
+def targets(spec: str) -> None:
+    """List the targets with descriptions; bare `<distro>` builds its default kind."""
+    from .compile import targets as routes
+
+    with _user_errors():
+        _load(spec)
+    rows = [(r.path, r.description) for r in routes.visible_routes()]
+    width = max(len(p) for p, _ in rows)
+    for path, desc in rows:
+        click.echo(f"{path:<{width}}  {desc}")
+    click.echo()
+    for distro, default in routes.DEFAULT_KINDS.items():
+        click.echo(f"default for {distro}: {default}")
+
+
+@main.command()
+@_spec_arg
+@_target_opt
+@_platform_opt
+@_build_arg_opt
+def caches(spec: str, target: str, platform: Platform | None, build_args: dict[str, str]) -> None:
+    """Show the effective cache IDs, mount points and sharing of a build."""
+    from .compile import effective_caches
+
+    with _user_errors():
+        rows = effective_caches(_load(spec), _options(target, platform, build_args))
+    if not rows:
+        click.echo("no caches")
+        return
+    header = ("KIND", "SHARING", "MOUNT", "CACHE ID")
+    table = [header, *((c.kind, c.sharing, c.dest, c.id) for c in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(3)]
+    for r in table:
+        click.echo("  ".join(f"{r[i]:<{widths[i]}}" for i in range(3)) + "  " + r[3])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,193 @@
+"""`build.caches` -> cache mounts on the one ExecOp that runs the build steps.
+
+This module is the single home of the persistent-cache rules: the cache-ID format, the mount points,
+the Go build cache auto-add rule and the Bazel rc text. Everything else asks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from .. import llb
+from ..platforms import Platform
+from ..spec import LoadedSpec, Spec
+from ..spec.models import CacheConfig, GoBuildCache
+
+GOBUILD_CACHE_DIR = "/tmp/dalec/gobuild-cache"
+BAZEL_CACHE_DIR = "/tmp/dalec/bazel-local-cache"
+BAZEL_SOCKET_PATH = "/tmp/dalec/bazel-remote.sock"
+BAZEL_SOCKET_ID = "bazel-default"
+BAZELRC_PATH = "/etc/bazel.bazelrc"
+APT_CACHE_DIRS = ("/var/cache/apt", "/var/lib/apt")
+
+CACHE_NS_ARG = "BUILDKIT_CACHE_MOUNT_NS"
+
+_GOBUILD_SUFFIX = "dalec-gobuildcache"
+_BAZEL_SUFFIX = "dalec-bazelcache"
+
+BAZELRC_TEXT = (
+    f"\nbuild --disk_cache={BAZEL_CACHE_DIR}\n"
+    f"fetch --disk_cache={BAZEL_CACHE_DIR}\n"
+)
+
+# Runs at the top of the build script, i.e. inside the build ExecOp itself, so the decision is made on
+# every run of that op. Dalec makes it in a separately cached helper op whose result goes stale when the
+# socket is forwarded in one build and not in the next (it then points Bazel at a missing socket).
+BAZEL_REMOTE_PRELUDE = (
+    f'if [ -S "{BAZEL_SOCKET_PATH}" ]; then\n'
+    f'  echo "build --remote_cache=unix:{BAZEL_SOCKET_PATH}" >> {BAZELRC_PATH}\n'
+    f'  echo "fetch --remote_cache=unix:{BAZEL_SOCKET_PATH}" >> {BAZELRC_PATH}\n'
+    "fi\n"
+)
+
+_SHARING = {
+    "": llb.CacheSharing.SHARED,
+    "shared": llb.CacheSharing.SHARED,
+    "private": llb.CacheSharing.PRIVATE,
+    "locked": llb.CacheSharing.LOCKED,
+}
+
+
+@dataclass(frozen=True)
+class CacheMount:
+    """One effective cache mount: what `dalecpy caches` prints and what the build op gets."""
+
+    kind: str  # dir | gobuild | bazel | apt
+    id: str
+    dest: str
+    sharing: str  # shared | private | locked
+
+    def mount(self) -> llb.Mount:
+        return llb.Mount.cache(self.dest, self.id, _SHARING[self.sharing])
+
+
+@dataclass(frozen=True)
+class CacheSetup:
+    """Everything the build ExecOp needs for the spec's caches."""
+
+    caches: tuple[CacheMount, ...]
+    mounts: tuple[llb.Mount, ...]
+    env: tuple[tuple[str, str], ...]
+    script_prelude: str
+
+
+@dataclass(frozen=True)
+class CacheNamespace:
+    """The `<distroKey>-<os>/<arch>[/<variant>]` prefix plus the client's BUILDKIT_CACHE_MOUNT_NS."""
+
+    distro_key: str
+    platform: Platform
+    mount_ns: str = ""
+
+    @classmethod
+    def for_build(cls, distro_key: str, platform: Platform, build_args: Mapping[str, str]) -> "CacheNamespace":
+        return cls(distro_key, platform, build_args.get(CACHE_NS_ARG, ""))
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.distro_key}-{self.platform.format()}"
+
+    def cache_id(self, key: str, *, auto_namespace: bool = True) -> str:
+        """The one cache-ID rule: Dalec's auto-namespace, then the Dockerfile frontend's mount namespace."""
+        raw = f"{self.prefix}-{key}" if auto_namespace else key
+        return f"{self.mount_ns}/{raw}" if self.mount_ns else raw
+
+    def builtin_id(self, suffix: str, scope: str = "") -> str:
+        return self.cache_id(f"{suffix}-{scope}" if scope else suffix)
+
+
+def needs_auto_gobuild(spec: Spec, target_key: str) -> bool:
+    """Dalec's rule: Go in the build deps (after the target merge) or a gomod generator, and no gobuild entry."""
+    if any(c.gobuild is not None for c in spec.build.caches):
+        return False
+    return spec.has_golang(target_key) or spec.has_gomods()
+
+
+def apt_caches(ns: CacheNamespace) -> tuple[CacheMount, ...]:
+    """Apt's package caches; `locked` as in Dalec, namespaced like every other cache (Dalec keys them by codename only)."""
+    return tuple(
+        CacheMount("apt", ns.cache_id("dalec" + d.replace("/", "-")), d, "locked") for d in APT_CACHE_DIRS
+    )
+
+
+def user_caches(loaded: LoadedSpec, spec: Spec, target_key: str, ns: CacheNamespace) -> CacheSetup:
+    """Resolve `build.caches` (plus the auto-added gobuild cache) for one target and platform.
+
+    Raises a positioned SpecError when two caches land on one mount point or a `dir` key would alias a
+    built-in cache's ID (Dalec silently shares them).
+    """
+    caches: list[CacheMount] = []
+    mounts: list[llb.Mount] = []
+    env: list[tuple[str, str]] = []
+    prelude = ""
+    owners: dict[str, tuple] = {}  # mount dest -> spec path of the cache that claimed it
+    errors = []
+
+    def claim(dest: str, path: tuple) -> None:
+        if dest in owners:
+            errors.append(
+                loaded.error(path, f"build: cache {path[2]}: cache mount destination {dest} is already used by cache {owners[dest][2]}")
+            )
+        else:
+            owners[dest] = path
+
+    entries: list[tuple[int, object]] = list(enumerate(spec.build.caches))
+    if needs_auto_gobuild(spec, target_key):
+        entries.append((-1, CacheConfig(gobuild=GoBuildCache())))  # Dalec injects `gobuild: {}`
+
+    reserved = _reserved_prefixes(ns)
+    for index, entry in entries:
+        path = ("build", "caches", index)
+        if entry.dir is not None:
+            d = entry.dir
+            key = d.key or d.dest
+            cid = ns.cache_id(key, auto_namespace=not d.no_auto_namespace)
+            clash = next((kind for kind, prefix in reserved if cid == prefix or cid.startswith(prefix + "-")), None)
+            if clash:
+                errors.append(
+                    loaded.error(
+                        path + ("dir", "key" if d.key else "dest"),
+                        f"build: cache {index}: cache dir key {key!r} gives cache ID {cid!r}, "
+                        f"which is reserved for the {clash} cache",
+                    )
+                )
+                continue
+            claim(d.dest, path)
+            caches.append(CacheMount("dir", cid, d.dest, d.sharing or "shared"))
+        elif entry.gobuild is not None:
+            if entry.gobuild.disabled:
+                continue
+            claim(GOBUILD_CACHE_DIR, path)
+            caches.append(
+                CacheMount("gobuild", ns.builtin_id(_GOBUILD_SUFFIX, entry.gobuild.scope), GOBUILD_CACHE_DIR, "shared")
+            )
+            env.append(("GOCACHE", GOBUILD_CACHE_DIR))
+        elif entry.bazel is not None:
+            claim(BAZEL_CACHE_DIR, path)
+            caches.append(
+                CacheMount("bazel", ns.builtin_id(_BAZEL_SUFFIX, entry.bazel.scope), BAZEL_CACHE_DIR, "shared")
+            )
+            rc = llb.scratch().file(llb.mkfile("/bazelrc", 0o644, BAZELRC_TEXT), custom_name="bazelrc")
+            mounts.append(llb.Mount.bind(BAZELRC_PATH, rc, selector="bazelrc"))
+            mounts.append(llb.Mount.ssh(BAZEL_SOCKET_PATH, BAZEL_SOCKET_ID, optional=True))
+            prelude += BAZEL_REMOTE_PRELUDE
+    if errors:
+        raise _merge_errors(errors)
+    mounts.extend(c.mount() for c in caches)
+    return CacheSetup(tuple(caches), tuple(mounts), tuple(env), prelude)
+
+
+def _reserved_prefixes(ns: CacheNamespace) -> Iterable[tuple[str, str]]:
+    return (
+        ("gobuild", ns.builtin_id(_GOBUILD_SUFFIX)),
+        ("bazel", ns.builtin_id(_BAZEL_SUFFIX)),
+        *(("apt", c.id) for c in apt_caches(ns)),
+    )
+
+
+def _merge_errors(errors):
+    first = errors[0]
+    for other in errors[1:]:
+        first.diagnostics.extend(other.diagnostics)
+    return first

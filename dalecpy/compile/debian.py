@@ -1,0 +1,314 @@
+"""The Debian target family: `<codename>/worker`, `/deb` and `/container`."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from .. import llb
+from . import caches, deb
+from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, TargetOutput
+from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
+from .sources import SourceEnv, mount_source, sources_tree
+
+BUILD_DIR = "/build"
+PKG_OUT_DIR = "/tmp/dalec/out"
+PKG_IN_DIR = "/tmp/dalec/pkg"
+_BASE_ENV = (("PATH", DEFAULT_PATH), ("DEBIAN_FRONTEND", "noninteractive"))
+
+
+@dataclass(frozen=True)
+class Distro:
+    codename: str
+    version_id: str  # Dalec's distroKey for deb families: the os-release VERSION_ID with the distro id
+    description: str
+
+    @property
+    def image_ref(self) -> str:
+        return f"docker.io/library/debian:{self.codename}"
+
+    @property
+    def worker_context(self) -> str:
+        return f"dalec-{self.codename}-worker"
+
+
+DISTROS = (
+    Distro("bookworm", "debian12", "Debian 12 (bookworm)"),
+    Distro("trixie", "debian13", "Debian 13 (trixie)"),
+)
+
+
+def _base(ref: str, ctx: BuildContext) -> llb.State:
+    st = llb.image(ref, platform=ctx.platform)
+    for k, v in _BASE_ENV:
+        st = st.with_env(k, v)
+    return st
+
+
+def _scripts(name: str, files: dict[str, str]) -> llb.State:
+    """Generated scripts and data files in one scratch state, mounted read-only at SCRIPT_DIR."""
+    action = None
+    for fname, text in sorted(files.items()):
+        mode = 0o755 if fname.endswith(".sh") else 0o644
+        action = (action.mkfile if action else llb.mkfile)("/" + fname, mode, text)
+    return llb.scratch().file(action, custom_name=name)
+
+
+def _apt_mounts(ctx: BuildContext, distro: Distro) -> tuple[llb.Mount, ...]:
+    ns = caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
+    return tuple(c.mount() for c in caches.apt_caches(ns))
+
+
+_APT_PREP = "rm -f /etc/apt/apt.conf.d/docker-clean\napt-get update\n"
+
+
+def worker(ctx: BuildContext, distro: Distro) -> llb.State:
+    """The build environment: the distro image (or the named-context override) with the build deps installed."""
+    override = ctx.options.named_contexts.get(distro.worker_context)
+    ref = distro.image_ref
+    if override:
+        if not override.startswith("docker-image://"):
+            raise ValueError(
+                f"named context {distro.worker_context}: only docker-image:// references are supported, got {override!r}"
+            )
+        ref = override[len("docker-image://") :]
+    st = _base(ref, ctx)
+    deps = dict(ctx.spec.get_build_deps(ctx.target_key) or {})
+    if ctx.spec.patches and "patch" not in deps:
+        deps["patch"] = None
+    if not deps:
+        return st
+    control = deb.control_file(
+        name=f"dalecpy-build-deps-{ctx.spec.name}".lower(),
+        version="1.0",
+        arch="all",
+        maintainer="dalecpy <dalecpy@localhost>",
+        description=f"build dependencies of {ctx.spec.name}",
+        fields={"Depends": deb.relations(deps)},
+    )
+    script = (
+        "#!/bin/sh\nset -e\n" + _APT_PREP
+        + "mkdir -p /tmp/dalec/deps/DEBIAN\n"
+        f"cp {SCRIPT_DIR}/deps.control /tmp/dalec/deps/DEBIAN/control\n"
+        "dpkg-deb --build /tmp/dalec/deps /tmp/dalec/deps.deb >/dev/null\n"
+        "apt-get install -y --no-install-recommends /tmp/dalec/deps.deb\n"
+        "rm -rf /tmp/dalec/deps /tmp/dalec/deps.deb\n"
+    )
+    files = _scripts("build dependencies: scripts", {"deps.control": control, "install-deps.sh": script})
+    return st.run(
+        [f"{SCRIPT_DIR}/install-deps.sh"],
+        mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro)),
+        custom_name=f"Install build dependencies: {', '.join(sorted(deps))}",
+    ).root
+
+
+def _patched_sources(ctx: BuildContext, builder: llb.State, env: SourceEnv) -> llb.State:
+    tree = sources_tree(ctx.spec.sources or {}, env)
+    if not ctx.spec.patches:
+        return tree
+    lines = ["#!/bin/sh", "set -e"]
+    for target in sorted(ctx.spec.patches):
+        for p in ctx.spec.patches[target]:
+            patch_file = posixpath.join(BUILD_DIR, p.source, p.path) if p.path else posixpath.join(BUILD_DIR, p.source)
+            strip = 1 if p.strip is None else p.strip
+            lines.append(
+                f"(cd {squote(posixpath.join(BUILD_DIR, target))} && patch -p{strip} < {squote(patch_file)})"
+            )
+    files = _scripts("patches: script", {"patch.sh": "\n".join(lines) + "\n"})
+    return builder.run(
+        [f"{SCRIPT_DIR}/patch.sh"],
+        mounts=(llb.Mount.bind(BUILD_DIR, tree), llb.Mount.bind(SCRIPT_DIR, files, readonly=True)),
+        network=llb.NetMode.NONE,
+        custom_name="Apply patches",
+    ).output(BUILD_DIR)
+
+
+def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
+    """Run the build steps in ONE ExecOp with the caches attached; returns (worker, build dir output)."""
+    builder = worker(ctx, distro)
+    env = SourceEnv(ctx.platform, ctx.options.session_id)
+    tree = _patched_sources(ctx, builder, env)
+    build = ctx.spec.build
+    ns = caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
+    setup = caches.user_caches(ctx.loaded, ctx.spec, ctx.target_key, ns)
+    steps = list(build.steps or ())
+    script = build_script(
+        prelude=setup.script_prelude,
+        env=dict(setup.env) | dict(build.env or {}),
+        steps=[(s.command, dict(s.env or {})) for s in steps],
+    )
+    step_mounts = tuple(
+        llb.Mount.bind(m.dest, mount_source(f"step{i}-mount{j}", m.spec, env), readonly=True)
+        for i, s in enumerate(steps)
+        for j, m in enumerate(s.mounts or ())
+    )
+    files = _scripts("build script", {"build.sh": script})
+    network = llb.NetMode.SANDBOX if build.network_mode == "sandbox" else llb.NetMode.NONE
+    exec_ = builder.run(
+        [f"{SCRIPT_DIR}/build.sh"],
+        cwd=BUILD_DIR,
+        network=network,
+        mounts=(
+            llb.Mount.bind(BUILD_DIR, tree),
+            llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
+            *setup.mounts,
+            *step_mounts,
+        ),
+        custom_name=f"Build {ctx.spec.name} ({len(steps)} step{'s' if len(steps) != 1 else ''})",
+        ignore_cache=ctx.options.ignores_cache(NO_CACHE_PKG),
+    )
+    return builder, exec_.output(BUILD_DIR)
+
+
+def _install_lines(ctx: BuildContext) -> list[str]:
+    """Shell lines that copy each artifact into the package root `$R` at Debian's locations."""
+    a = ctx.spec.get_artifacts(ctx.target_key)
+    out: list[str] = []
+    if a is None:
+        return out
+    name = ctx.spec.name
+
+    def files(kind: str, entries, base: str, default_mode: int | None) -> None:
+        for src, cfg in sorted((entries or {}).items()):
+            sub = (cfg.subpath if cfg else "") or ""
+            if kind == "manpages" and not sub:
+                ext = src.rsplit(".", 1)[-1] if "." in src else ""
+                sub = f"man{ext[0]}" if ext[:1].isdigit() else ""
+            dest_dir = posixpath.normpath(posixpath.join(base.format(name=name), sub))
+            mode = (cfg.permissions if cfg and cfg.permissions else None) or default_mode
+            out.append(
+                f"dalec_install {oct(mode)[2:] if mode else '-'} {squote(dest_dir)} "
+                f"{squote((cfg.name if cfg else '') or '')} {_glob_arg(src)}"
+            )
+
+    for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
+        files(kind, getattr(a, kind, None), deb.INSTALL_DIRS[kind], deb.DEFAULT_MODES[kind])
+    files("data_dirs", a.data_dirs, deb.INSTALL_DIRS["data_dirs"], None)
+    files("config_files", a.config_files, deb.INSTALL_DIRS["config_files"], deb.DEFAULT_MODES["config_files"])
+    systemd = getattr(a, "systemd", None)
+    if systemd is not None:
+        files("systemd_units", systemd.units, deb.INSTALL_DIRS["systemd_units"], deb.DEFAULT_MODES["systemd_units"])
+        for src, cfg in sorted((systemd.dropins or {}).items()):
+            unit_dir = posixpath.join(deb.INSTALL_DIRS["systemd_units"], f"{cfg.unit}.d")
+            out.append(f"dalec_install 644 {squote(unit_dir)} {squote(cfg.name or '')} {_glob_arg(src)}")
+    dirs = getattr(a, "create_directories", None)
+    if dirs is not None:
+        for base, entries in (("/etc", dirs.config), ("/var/lib", dirs.state)):
+            for d, cfg in sorted((entries or {}).items()):
+                mode = oct(cfg.mode if cfg and cfg.mode else 0o755)[2:]
+                out.append(f'mkdir -p -m {mode} "$R"{squote(posixpath.join(base, d))}')
+    for link in getattr(a, "links", None) or ():
+        out.append(f'mkdir -p "$(dirname "$R"{squote(link.dest)})" && ln -sfn {squote(link.source)} "$R"{squote(link.dest)}')
+    return out
+
+
+def _glob_arg(path: str) -> str:
+    # A trailing wildcard (Dalec allows it) must reach the shell unquoted to expand; the rest stays quoted.
+    if any(c in path for c in "*?["):
+        head, _, tail = path.rpartition("/")
+        return (squote(head + "/") if head else "") + tail
+    return squote(path)
+
+
+_INSTALL_FN = r"""dalec_install() {
+  mode="$1"; dir="$R$2"; name="$3"; shift 3
+  [ -e "$1" ] || { echo "dalecpy: artifact not found: $1" >&2; exit 1; }
+  mkdir -p "$dir"
+  for src in "$@"; do
+    dest="$dir/${name:-$(basename "$src")}"
+    if [ -d "$src" ]; then mkdir -p "$dest" && cp -a "$src/." "$dest/"
+    elif [ "$mode" = "-" ]; then install -m 0644 "$src" "$dest"
+    else install -m "$mode" "$src" "$dest"; fi
+  done
+}
+"""
+
+
+def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
+    """`/deb`: build, install artifacts into a package root, write DEBIAN/control, `dpkg-deb --build`."""
+    builder, built = build_op(ctx, distro)
+    spec = ctx.spec
+    arch = "all" if spec.noarch else deb.deb_arch(ctx.platform)
+    version = deb.deb_version(spec.version, spec.revision)
+    control = deb.control_file(
+        name=spec.name,
+        version=version,
+        arch=arch,
+        maintainer=spec.packager or spec.vendor or "",
+        description=spec.description or "",
+        homepage=spec.website or "",
+        fields={
+            "Depends": deb.relations(spec.get_runtime_deps(ctx.target_key)),
+            "Recommends": deb.relations(spec.get_recommends(ctx.target_key)),
+            "Conflicts": deb.relations(spec.conflicts),
+            "Provides": deb.relations(spec.provides),
+            "Replaces": deb.relations(spec.replaces),
+        },
+    )
+    out_name = deb.deb_filename(spec.name, spec.version, spec.revision, arch)
+    script = "\n".join(
+        [
+            "#!/bin/sh",
+            "set -e",
+            "R=/tmp/dalec/pkgroot",
+            'rm -rf "$R" && mkdir -p "$R/DEBIAN"',
+            _INSTALL_FN,
+            f"cd {BUILD_DIR}",
+            *_install_lines(ctx),
+            f'cp {SCRIPT_DIR}/control "$R/DEBIAN/control"',
+            'if [ -d "$R/etc" ]; then (cd "$R" && find etc -type f | sort | sed "s|^|/|") > "$R/DEBIAN/conffiles"; fi',
+            '[ -s "$R/DEBIAN/conffiles" ] || rm -f "$R/DEBIAN/conffiles"',
+            f'dpkg-deb --root-owner-group --build "$R" {PKG_OUT_DIR}/{squote(out_name)}',
+            "",
+        ]
+    )
+    files = _scripts("package: control and script", {"control": control, "package.sh": script})
+    return builder.run(
+        [f"{SCRIPT_DIR}/package.sh"],
+        network=llb.NetMode.NONE,
+        mounts=(
+            llb.Mount.bind(BUILD_DIR, built, readonly=True),
+            llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
+            llb.Mount.bind(PKG_OUT_DIR, llb.scratch()),
+        ),
+        custom_name=f"Package {out_name}",
+        ignore_cache=ctx.options.ignores_cache(NO_CACHE_PKG),
+    ).output(PKG_OUT_DIR)
+
+
+def container_base_ref(ctx: BuildContext, distro: Distro) -> str:
+    image = ctx.spec.get_image(ctx.target_key)
+    bases = getattr(image, "bases", None) if image is not None else None
+    if bases:
+        return bases[0].rootfs.image.ref
+    return distro.image_ref
+
+
+def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
+    """`/container`: the distro image with the package installed by apt (runtime deps resolved)."""
+    pkg = deb_package(ctx, distro)
+    ref = container_base_ref(ctx, distro)
+    script = (
+        "#!/bin/sh\nset -e\n" + _APT_PREP
+        + f"apt-get install -y --no-install-recommends {PKG_IN_DIR}/*.deb\n"
+    )
+    files = _scripts("container: install script", {"install.sh": script})
+    st = _base(ref, ctx).run(
+        [f"{SCRIPT_DIR}/install.sh"],
+        mounts=(
+            llb.Mount.bind(PKG_IN_DIR, pkg, readonly=True),
+            llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
+            *_apt_mounts(ctx, distro),
+        ),
+        custom_name=f"Install {ctx.spec.name} into {ref}",
+        ignore_cache=ctx.options.ignores_cache(NO_CACHE_CONTAINER),
+    ).root
+    return TargetOutput(st, image=ctx.spec.get_image(ctx.target_key), base_image=ref)
+
+
+def worker_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
+    return TargetOutput(worker(ctx, distro))
+
+
+def deb_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
+    return TargetOutput(deb_package(ctx, distro))

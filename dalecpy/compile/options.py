@@ -1,0 +1,78 @@
+"""Inputs and outputs of the compile step, kept as plain frozen data so compiling stays a pure function."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .. import llb
+from ..platforms import DEFAULT_PLATFORM, Platform
+from ..spec import LoadedSpec, Spec
+
+NO_CACHE_ALL = "*"
+NO_CACHE_PKG = "dalec.pkg"
+NO_CACHE_CONTAINER = "dalec.container"
+NO_CACHE_TESTS = "dalec.tests"
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """Everything besides the spec that decides the LLB.
+
+    `llb_caps` is the daemon's LLB capability set (None: record caps as Go's `Marshal()` does without caps).
+    `no_cache` holds no-cache filters (`dalec.pkg`, `dalec.container`, `dalec.tests`) or `*` for all.
+    `named_contexts` maps a context name to a `docker-image://` reference (e.g. `dalec-bookworm-worker`).
+    """
+
+    target: str
+    platform: Platform | None = None
+    build_platform: Platform = DEFAULT_PLATFORM
+    build_args: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    llb_caps: frozenset[str] | None = None
+    session_id: str | None = None
+    named_contexts: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    no_cache: frozenset[str] = frozenset()
+
+    @property
+    def target_platform(self) -> Platform:
+        return self.platform or DEFAULT_PLATFORM
+
+    def ignores_cache(self, phase: str) -> bool:
+        return NO_CACHE_ALL in self.no_cache or phase in self.no_cache
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a target handler gets: the loaded spec (for positioned errors), the resolved spec, and options."""
+
+    loaded: LoadedSpec
+    spec: Spec
+    target_key: str
+    options: CompileOptions
+
+    @property
+    def platform(self) -> Platform:
+        return self.options.target_platform
+
+
+@dataclass(frozen=True)
+class TargetOutput:
+    """A handler's result. `image` is the spec's merged image config for container targets, else None."""
+
+    state: llb.State
+    image: Any = None
+    base_image: str | None = None
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    definition: Any  # llb ops_pb2.Definition
+    route: str
+    target_key: str
+    platform: Platform
+    spec: Spec
+    image_config: dict | None
+    base_image: str | None

@@ -1,0 +1,190 @@
+"""Spec sources -> LLB states, and the tree of all sources the build steps run in."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Mapping
+
+from .. import llb
+from ..platforms import Platform
+from .script import DEFAULT_PATH
+
+DEFAULT_CONTEXT = "context"
+
+
+@dataclass(frozen=True)
+class SourceEnv:
+    """What turning a source into LLB depends on besides the source itself."""
+
+    platform: Platform
+    session_id: str | None = None
+
+
+class UnsupportedSource(Exception):
+    """A source variant this compiler cannot express as pure LLB (yet). Carries the spec path."""
+
+    def __init__(self, path: tuple, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def is_dir_source(src) -> bool:
+    """Dalec's file-backed sources are http and inline files; everything else yields a directory."""
+    return not (src.http is not None or (src.inline is not None and src.inline.file is not None))
+
+
+def source_state(name: str, src, env: SourceEnv) -> llb.State:
+    """The source's content at the root of a state (a directory's entries, or one file called `name`)."""
+    filtered = bool(src.path or src.includes or src.excludes)
+    if src.context is not None:
+        ctx = src.context.name or DEFAULT_CONTEXT
+        st = llb.local(
+            ctx,
+            session_id=env.session_id,
+            shared_key_hint=ctx,
+            include_patterns=() if src.path else tuple(src.includes or ()),
+            exclude_patterns=() if src.path else tuple(src.excludes or ()),
+            follow_paths=(src.path,) if src.path else (),
+            custom_name=f"context {ctx} (source {name})",
+        )
+        if not src.path:
+            return st  # the local source already filtered what it sends
+        return _filter(st, name, src)
+    if src.git is not None:
+        g = src.git
+        auth = g.auth
+        st = llb.git(
+            g.url,
+            g.commit,
+            keep_git_dir=bool(g.keep_git_dir),
+            auth_header_secret=auth.header if auth and auth.header else None,
+            auth_token_secret=auth.token if auth and auth.token else None,
+            mount_ssh_sock=auth.ssh if auth and auth.ssh else None,
+            custom_name=f"git {g.url}#{g.commit} (source {name})",
+        )
+        return _filter(st, name, src) if filtered else st
+    if src.http is not None:
+        h = src.http
+        return llb.http(
+            h.url,
+            checksum=h.digest or None,
+            filename=name,
+            perm=h.permissions if h.permissions else None,
+            custom_name=f"http {h.url} (source {name})",
+        )
+    if src.inline is not None:
+        return _inline(name, src)
+    if src.image is not None:
+        return _image(name, src, env)
+    raise UnsupportedSource(
+        ("sources", name, "build"),
+        f"source {name!r}: build sources (Dockerfile forwarding) are not supported yet",
+    )
+
+
+def _filter(st: llb.State, name: str, src) -> llb.State:
+    sub = "/" + (src.path or "").strip("/")
+    return llb.scratch().file(
+        llb.copy(
+            st,
+            sub,
+            "/",
+            dir_copy_contents=True,
+            include_patterns=tuple(src.includes or ()),
+            exclude_patterns=tuple(src.excludes or ()),
+            allow_wildcard=True,
+            create_dest_path=True,
+        ),
+        custom_name=f"filter source {name}: {sub}",
+    )
+
+
+def _owner(uid: int, gid: int):
+    return llb.ChownOpt(uid, gid) if (uid or gid) else None
+
+
+def _inline(name: str, src) -> llb.State:
+    inline = src.inline
+    if inline.file is not None:
+        f = inline.file
+        return llb.scratch().file(
+            llb.mkfile("/" + name, f.permissions or 0o644, f.contents or "", owner=_owner(f.uid, f.gid)),
+            custom_name=f"inline file {name}",
+        )
+    d = inline.dir
+    action = None
+    for fname, f in sorted((d.files or {}).items()):
+        mk = dict(owner=_owner(f.uid, f.gid))
+        action = (action.mkfile if action else llb.mkfile)(
+            "/" + fname, f.permissions or 0o644, f.contents or "", **mk
+        )
+    st = llb.scratch()
+    if action is None:
+        return st
+    st = st.file(action, custom_name=f"inline dir {name}")
+    return _filter(st, name, src) if (src.includes or src.excludes) else st
+
+
+def _image(name: str, src, env: SourceEnv) -> llb.State:
+    img = src.image
+    st = llb.image(img.ref, platform=env.platform).with_env("PATH", DEFAULT_PATH)
+    cmd = img.cmd
+    if cmd is not None:
+        base_mounts = tuple(
+            llb.Mount.bind(m.dest, mount_source(f"{name}-mount{i}", m.spec, env), readonly=True)
+            for i, m in enumerate(cmd.mounts or ())
+        )
+        for k, v in sorted((cmd.env or {}).items()):
+            st = st.with_env(k, v)
+        for step in cmd.steps or ():
+            st = st.run(
+                ["/bin/sh", "-c", step.command],
+                env=dict(step.env or {}),
+                cwd=cmd.dir or None,
+                mounts=base_mounts,
+                custom_name=f"source {name}: {step.command}",
+            ).root
+    return _filter(st, name, src)
+
+
+def mount_source(label: str, src, env: SourceEnv) -> llb.State:
+    """A SourceMount's state, shaped so that mounting it at `dest` gives what Dalec gives."""
+    return source_state(label, src, env)
+
+
+def sources_tree(spec_sources: Mapping[str, object], env: SourceEnv) -> llb.State:
+    """All sources in one directory tree: dir sources at `/<name>/`, file sources at `/<name>`.
+
+    One FileOp with one action per source keeps the graph small for specs with many sources.
+    """
+    action = None
+    for name in sorted(spec_sources):
+        src = spec_sources[name]
+        if src.inline is not None and src.inline.dir is not None and not (src.includes or src.excludes):
+            d = src.inline.dir
+            step = (action.mkdir if action else llb.mkdir)(
+                "/" + name, d.permissions or 0o755, parents=True, owner=_owner(d.uid, d.gid)
+            )
+            action = step
+            for fname, f in sorted((d.files or {}).items()):
+                action = action.mkfile(
+                    posixpath.join("/", name, fname), f.permissions or 0o644, f.contents or "",
+                    owner=_owner(f.uid, f.gid),
+                )
+            continue
+        if src.inline is not None and src.inline.file is not None:
+            f = src.inline.file
+            action = (action.mkfile if action else llb.mkfile)(
+                "/" + name, f.permissions or 0o644, f.contents or "", owner=_owner(f.uid, f.gid)
+            )
+            continue
+        st = source_state(name, src, env)
+        if is_dir_source(src):
+            cp = dict(dir_copy_contents=True, create_dest_path=True)
+            action = (action.copy if action else llb.copy)(st, "/", "/" + name, **cp)
+        else:
+            action = (action.copy if action else llb.copy)(st, "/" + name, "/" + name)
+    if action is None:
+        return llb.scratch()
+    return llb.scratch().file(action, custom_name="collect sources")
