@@ -10,7 +10,7 @@ import pytest
 from dalecpy import llb
 from dalecpy.llb import ops_pb2 as pb
 
-from llbtest_helpers import defs, ops_of
+from .llbtest_helpers import defs, ops_of
 
 
 def _digests(d):

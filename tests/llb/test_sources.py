@@ -4,7 +4,7 @@ import pytest
 
 from dalecpy import llb
 
-from llbtest_helpers import ops_of
+from .llbtest_helpers import ops_of
 
 
 def _src(st):

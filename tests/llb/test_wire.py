@@ -7,7 +7,7 @@ import hashlib
 from dalecpy import llb
 from dalecpy.llb import ops_pb2 as pb
 
-from llbtest_helpers import defs, ops_of
+from .llbtest_helpers import defs, ops_of
 
 PLATFORM_AMD64 = b"\x52\x0e" + b"\x0a\x05amd64" + b"\x12\x05linux"
 EMPTY_CONSTRAINTS = b"\x5a\x00"
