@@ -55,6 +55,7 @@ def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
         spec=ctx.spec,
         image_config=image_config,
         base_image=out.base_image,
+        image=out.image,
     )
 
 

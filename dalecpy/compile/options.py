@@ -74,5 +74,6 @@ class CompileResult:
     target_key: str
     platform: Platform
     spec: Spec
-    image_config: dict | None
-    base_image: str | None
+    image_config: dict | None  # spec image merged over the default base config; re-merge over the real one
+    base_image: str | None  # the image whose config `image_config` should be merged over (container targets)
+    image: Any = None  # the target-merged spec ImageConfig, for merge_image_config(base_config, image, platform)

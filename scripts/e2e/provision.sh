@@ -67,7 +67,7 @@ if [ "$ENGINE" = a ]; then
     apt_ensure docker.io iptables debootstrap ca-certificates
 else
     # sid's binaries need glibc >= 2.34 only; sid's runc needs 2.38, so use bookworm's runc.
-    apt_ensure runc iptables debootstrap ca-certificates
+    apt_ensure runc tini iptables debootstrap ca-certificates
 fi
 stop_systemd_docker
 
@@ -75,13 +75,16 @@ stop_systemd_docker
 SID_APT="$E2E_CACHE/sid-apt"
 SID_DEBS="$E2E_CACHE/sid-debs"
 SID_PKGS=(docker.io docker-cli docker-buildx containerd)
-APT_SID=(-o "Dir::Etc::sourcelist=$SID_APT/sources.list" -o Dir::Etc::sourceparts=-
+# Own lists/cache dirs; no sources.list.d or preferences from the host. Empty dirs for the *parts
+# options ('-' makes apt warn "Unable to read /etc/apt/-/"). Sandbox user root: the download dir is ours.
+APT_SID=(-o "Dir::Etc::sourcelist=$SID_APT/sources.list" -o "Dir::Etc::sourceparts=$SID_APT/empty.d"
          -o "Dir::State::Lists=$SID_APT/lists" -o "Dir::Cache=$SID_APT/cache"
-         -o Dir::Etc::preferences=/dev/null -o Dir::Etc::preferencesparts=-
-         -o Debug::NoLocking=1)
+         -o "Dir::Etc::preferences=$SID_APT/preferences" -o "Dir::Etc::preferencesparts=$SID_APT/empty.d"
+         -o APT::Sandbox::User=root -o Debug::NoLocking=1)
 
 sid_update() {
-    mkdir -p "$SID_APT/lists/partial" "$SID_APT/cache/archives/partial"
+    mkdir -p "$SID_APT/lists/partial" "$SID_APT/cache/archives/partial" "$SID_APT/empty.d"
+    : >"$SID_APT/preferences"
     echo "deb $E2E_DEBIAN_MIRROR $E2E_SID_SUITE main" >"$SID_APT/sources.list"
     log "apt-get update ($E2E_SID_SUITE lists kept in $SID_APT)"
     apt-get "${APT_SID[@]}" update -qq
@@ -146,7 +149,7 @@ link_bins_b() {
     done
     # docker-init (tini) is not in the 4 packages; dockerd only needs it for `docker run --init`: use
     # bookworm's tini-static if installed, else skip.
-    if src=$(first_existing "$B_ROOT/usr/bin/docker-init" /usr/bin/docker-init /usr/bin/tini-static); then
+    if src=$(first_existing "$B_ROOT/usr/bin/docker-init" /usr/bin/tini-static /usr/bin/docker-init); then
         ln -sfn "$src" "$B_BIN/docker-init"
     fi
     ln -sfn "$(command -v runc || echo /usr/sbin/runc)" "$B_BIN/runc"
