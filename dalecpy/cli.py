@@ -16,7 +16,7 @@ from .platforms import Platform, PlatformError
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can cause into `FILE:LINE:COL: message` lines and exit code 2, never a traceback."""
     from . import llb
-    from .compile import TargetError
+    from .compile import CompileError
     from .spec import SpecError
 
     try:
@@ -24,7 +24,7 @@ def _user_errors() -> Iterator[None]:
     except SpecError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    except (TargetError, PlatformError, llb.MissingCapError) as exc:
+    except (CompileError, PlatformError, llb.MissingCapError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
@@ -148,6 +148,14 @@ def caches(spec: str, target: str, platform: Platform | None, build_args: dict[s
     widths = [max(len(r[i]) for r in table) for i in range(3)]
     for r in table:
         click.echo("  ".join(f"{r[i]:<{widths[i]}}" for i in range(3)) + "  " + r[3])
+
+
+@main.command()
+def frontend() -> None:
+    """Run as a BuildKit gateway frontend (the frontend image's entrypoint; speaks gRPC on stdin/stdout)."""
+    from .frontend import main as frontend_main
+
+    frontend_main()
 
 
 if __name__ == "__main__":  # pragma: no cover

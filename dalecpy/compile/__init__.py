@@ -6,11 +6,11 @@ from .. import llb
 from ..spec import LoadedSpec, SpecError
 from . import caches as _caches
 from .image import merge_image_config
-from .options import BuildContext, CompileOptions, CompileResult
-from .sources import UnsupportedSource
+from .options import BuildContext, CompileError, CompileOptions, CompileResult
 from .targets import ROUTES, Route, TargetError, lookup, visible_routes
 
 __all__ = [
+    "CompileError",
     "CompileOptions",
     "CompileResult",
     "Route",
@@ -36,12 +36,17 @@ def _context(loaded: LoadedSpec, options: CompileOptions) -> tuple[Route, BuildC
 
 
 def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
-    """Compile one target for one platform. Raises SpecError (user errors in the spec), TargetError,
-    and llb.MissingCapError when the daemon lacks a capability the graph needs."""
+    """Compile one target for one platform.
+
+    Raises SpecError for user errors located in the spec, CompileError (e.g. TargetError) for other user
+    errors, and llb.MissingCapError when the daemon lacks a capability the graph needs.
+    """
     route, ctx = _context(loaded, options)
     try:
         out = route.handler(ctx)
-    except UnsupportedSource as exc:
+    except CompileError as exc:
+        if exc.path is None:
+            raise
         raise loaded.error(exc.path, str(exc)) from None
     definition = llb.marshal(out.state, caps=options.llb_caps)
     image_config = None
@@ -65,5 +70,5 @@ def effective_caches(loaded: LoadedSpec, options: CompileOptions) -> list[_cache
     if route.distro_key is None:
         return []
     ns = _caches.CacheNamespace.for_build(route.distro_key, ctx.platform, options.build_args)
-    setup = _caches.user_caches(loaded, ctx.spec, ctx.target_key, ns)
+    setup = _caches.user_caches(loaded, ctx.spec, ctx.target_key, ns)  # raises positioned SpecErrors itself
     return [*setup.caches, *_caches.apt_caches(ns)]

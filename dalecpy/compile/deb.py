@@ -47,15 +47,13 @@ DEFAULT_MODES: Mapping[str, int] = {
 }
 
 
-class DebError(ValueError):
-    pass
-
+from .options import CompileError
 
 def deb_arch(platform: Platform) -> str:
     try:
         return _DEB_ARCH[(platform.architecture, platform.variant)]
     except KeyError:
-        raise DebError(f"no Debian architecture for platform {platform.format()}") from None
+        raise CompileError(f"no Debian architecture for platform {platform.format()}") from None
 
 
 def deb_version(version: str, revision: str) -> str:
@@ -70,7 +68,7 @@ _OPS = {">=": ">=", "<=": "<=", ">>": ">>", "<<": "<<", "=": "=", "==": "=", ">"
 _CONSTRAINT = re.compile(r"^\s*(>=|<=|>>|<<|==|=|>|<)\s*(\S+)\s*$")
 
 
-def relation(name: str, versions, arches=()) -> str:
+def relation(name: str, versions, arches=(), path: tuple | None = None) -> str:
     """One Debian relation list entry; several version constraints become several entries (`a (>= 1), a (<< 2)`)."""
     arch = f" [{' '.join(arches)}]" if arches else ""
     if not versions:
@@ -79,16 +77,17 @@ def relation(name: str, versions, arches=()) -> str:
     for v in versions:
         m = _CONSTRAINT.match(v)
         if not m:
-            raise DebError(f"dependency {name}: invalid version constraint {v!r}: expected e.g. '>= 1.2'")
+            raise CompileError(f"dependency {name}: invalid version constraint {v!r}: expected e.g. '>= 1.2'", path)
         out.append(f"{name} ({_OPS[m.group(1)]} {m.group(2)}){arch}")
     return ", ".join(out)
 
 
-def relations(deps: Mapping[str, object] | None) -> str:
+def relations(deps: Mapping[str, object] | None, path: tuple = ()) -> str:
+    """A Debian relation field from a dependency map; `path` is the map's spec path, for error positions."""
     if not deps:
         return ""
     return ", ".join(
-        relation(n, list(getattr(c, "version", None) or ()), list(getattr(c, "arch", None) or ()))
+        relation(n, list(getattr(c, "version", None) or ()), list(getattr(c, "arch", None) or ()), path + (n,))
         for n, c in sorted(deps.items())
     )
 

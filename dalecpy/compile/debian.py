@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .. import llb
 from . import caches, deb
-from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, TargetOutput
+from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
 from .sources import SourceEnv, mount_source, sources_tree
 
@@ -68,7 +68,7 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
     ref = distro.image_ref
     if override:
         if not override.startswith("docker-image://"):
-            raise ValueError(
+            raise CompileError(
                 f"named context {distro.worker_context}: only docker-image:// references are supported, got {override!r}"
             )
         ref = override[len("docker-image://") :]
@@ -84,7 +84,7 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
         arch="all",
         maintainer="dalecpy <dalecpy@localhost>",
         description=f"build dependencies of {ctx.spec.name}",
-        fields={"Depends": deb.relations(deps)},
+        fields={"Depends": deb.relations(deps, _deps_path(ctx, "build"))},
     )
     script = (
         "#!/bin/sh\nset -e\n" + _APT_PREP
@@ -100,6 +100,20 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
         mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro)),
         custom_name=f"Install build dependencies: {', '.join(sorted(deps))}",
     ).root
+
+
+def _override_path(ctx: BuildContext, field: str) -> tuple:
+    """Spec path of a per-target overridable field: the target's own when it sets one (Dalec's merge rule)."""
+    target = (ctx.spec.targets or {}).get(ctx.target_key)
+    return ("targets", ctx.target_key, field) if target is not None and getattr(target, field, None) else (field,)
+
+
+def _deps_path(ctx: BuildContext, kind: str) -> tuple:
+    target = (ctx.spec.targets or {}).get(ctx.target_key)
+    deps = target.dependencies if target is not None else None
+    if deps is not None and getattr(deps, kind, None):
+        return ("targets", ctx.target_key, "dependencies", kind)
+    return ("dependencies", kind)
 
 
 def _patched_sources(ctx: BuildContext, builder: llb.State, env: SourceEnv) -> llb.State:
@@ -238,11 +252,11 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
         description=spec.description or "",
         homepage=spec.website or "",
         fields={
-            "Depends": deb.relations(spec.get_runtime_deps(ctx.target_key)),
-            "Recommends": deb.relations(spec.get_recommends(ctx.target_key)),
-            "Conflicts": deb.relations(spec.conflicts),
-            "Provides": deb.relations(spec.provides),
-            "Replaces": deb.relations(spec.replaces),
+            "Depends": deb.relations(spec.get_runtime_deps(ctx.target_key), _deps_path(ctx, "runtime")),
+            "Recommends": deb.relations(spec.get_recommends(ctx.target_key), _deps_path(ctx, "recommends")),
+            "Conflicts": deb.relations(spec.get_conflicts(ctx.target_key), _override_path(ctx, "conflicts")),
+            "Provides": deb.relations(spec.get_provides(ctx.target_key), _override_path(ctx, "provides")),
+            "Replaces": deb.relations(spec.get_replaces(ctx.target_key), _override_path(ctx, "replaces")),
         },
     )
     out_name = deb.deb_filename(spec.name, spec.version, spec.revision, arch)

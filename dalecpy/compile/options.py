@@ -10,6 +10,14 @@ from .. import llb
 from ..platforms import DEFAULT_PLATFORM, Platform
 from ..spec import LoadedSpec, Spec
 
+class CompileError(ValueError):
+    """A user error found while compiling; `path` locates it in the spec (None: not about one spec node)."""
+
+    def __init__(self, message: str, path: tuple | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 NO_CACHE_ALL = "*"
 NO_CACHE_PKG = "dalec.pkg"
 NO_CACHE_CONTAINER = "dalec.container"

@@ -8,6 +8,7 @@ from typing import Mapping
 
 from .. import llb
 from ..platforms import Platform
+from .options import CompileError
 from .script import DEFAULT_PATH
 
 DEFAULT_CONTEXT = "context"
@@ -19,14 +20,6 @@ class SourceEnv:
 
     platform: Platform
     session_id: str | None = None
-
-
-class UnsupportedSource(Exception):
-    """A source variant this compiler cannot express as pure LLB (yet). Carries the spec path."""
-
-    def __init__(self, path: tuple, message: str) -> None:
-        super().__init__(message)
-        self.path = path
 
 
 def is_dir_source(src) -> bool:
@@ -77,9 +70,9 @@ def source_state(name: str, src, env: SourceEnv) -> llb.State:
         return _inline(name, src)
     if src.image is not None:
         return _image(name, src, env)
-    raise UnsupportedSource(
-        ("sources", name, "build"),
+    raise CompileError(
         f"source {name!r}: build sources (Dockerfile forwarding) are not supported yet",
+        ("sources", name, "build"),
     )
 
 
@@ -161,6 +154,13 @@ def sources_tree(spec_sources: Mapping[str, object], env: SourceEnv) -> llb.Stat
     action = None
     for name in sorted(spec_sources):
         src = spec_sources[name]
+        if src.generate:
+            kinds = sorted({k for g in src.generate for k in ("gomod", "cargohome", "pip", "nodemod") if getattr(g, k)})
+            raise CompileError(
+                f"source {name!r}: source generators are not supported yet ({', '.join(kinds)}); "
+                "vendor the dependencies or set build.network_mode: sandbox",
+                ("sources", name, "generate"),
+            )
         if src.inline is not None and src.inline.dir is not None and not (src.includes or src.excludes):
             d = src.inline.dir
             step = (action.mkdir if action else llb.mkdir)(

@@ -9,10 +9,10 @@ from typing import Callable
 
 from .. import llb
 from . import debian
-from .options import BuildContext, TargetOutput
+from .options import BuildContext, CompileError, TargetOutput
 
 
-class TargetError(ValueError):
+class TargetError(CompileError):
     """An empty or unknown target; the message lists the valid ones."""
 
 

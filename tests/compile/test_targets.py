@@ -215,3 +215,23 @@ def test_deb_arch(p, arch):
 def test_control_file_shape():
     text = control_file(name="a", version="1-1", arch="all", maintainer="", description="sum\n\nmore\n\nend", fields={"Depends": ""})
     assert text == "Package: a\nVersion: 1-1\nArchitecture: all\nMaintainer: Unknown <unknown@localhost>\nDescription: sum\n more\n .\n end\n"
+
+
+@pytest.mark.parametrize("variant, line", [
+    ("build: {source: {context: {}}}", 7),
+    ("context: {}\n            generate:\n              - gomod: {}", 9),
+])
+def test_unsupported_source_features_are_positioned_errors(variant, line):
+    with pytest.raises(SpecError) as err:
+        compile_text(f"""\
+        name: s
+        description: d
+        version: "1"
+        revision: "1"
+        sources:
+          s:
+            {variant}
+        build:
+          steps: [{{command: "true"}}]
+        """)
+    assert str(err.value).startswith(f"spec.yml:{line}:") and "not supported yet" in str(err.value)
