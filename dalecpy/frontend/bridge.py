@@ -1,0 +1,66 @@
+"""A thin client of BuildKit's `moby.buildkit.v1.frontend.LLBBridge` service."""
+
+from __future__ import annotations
+
+from . import gateway_pb2 as gw
+
+_SERVICE = "/moby.buildkit.v1.frontend.LLBBridge/"
+
+_METHODS = {
+    "Ping": (gw.PingRequest, gw.PongResponse),
+    "Solve": (gw.SolveRequest, gw.SolveResponse),
+    "ReadFile": (gw.ReadFileRequest, gw.ReadFileResponse),
+    "ResolveImageConfig": (gw.ResolveImageConfigRequest, gw.ResolveImageConfigResponse),
+    "Inputs": (gw.InputsRequest, gw.InputsResponse),
+    "Return": (gw.ReturnRequest, gw.ReturnResponse),
+}
+
+
+class Bridge:
+    """One method per RPC we use; each takes the request message and returns the response message."""
+
+    def __init__(self, channel) -> None:
+        self._calls = {
+            name: channel.unary_unary(
+                _SERVICE + name,
+                request_serializer=req.SerializeToString,
+                response_deserializer=resp.FromString,
+            )
+            for name, (req, resp) in _METHODS.items()
+        }
+
+    def call(self, name: str, request):
+        return self._calls[name](request)
+
+    def ping(self) -> gw.PongResponse:
+        return self.call("Ping", gw.PingRequest())
+
+    def solve(self, request: gw.SolveRequest) -> gw.SolveResponse:
+        return self.call("Solve", request)
+
+    def read_file(self, ref: str, path: str) -> bytes:
+        return self.call("ReadFile", gw.ReadFileRequest(Ref=ref, FilePath=path)).Data
+
+    def resolve_image_config(self, request: gw.ResolveImageConfigRequest) -> gw.ResolveImageConfigResponse:
+        return self.call("ResolveImageConfig", request)
+
+    def inputs(self) -> gw.InputsResponse:
+        return self.call("Inputs", gw.InputsRequest())
+
+    def return_(self, request: gw.ReturnRequest) -> gw.ReturnResponse:
+        return self.call("Return", request)
+
+
+def solve_ref(bridge: Bridge, definition) -> str:
+    """Solve a definition and return the ref id, for daemons that answer with `ref` (v0.9+) or
+    `refDeprecated` (v0.8 when it does not honour allowResultArrayRef)."""
+    resp = bridge.solve(gw.SolveRequest(Definition=definition, allowResultReturn=True, allowResultArrayRef=True))
+    res = resp.result
+    kind = res.WhichOneof("result")
+    if kind == "ref":
+        return res.ref.id
+    if kind == "refDeprecated":
+        return res.refDeprecated
+    if resp.ref:
+        return resp.ref
+    raise RuntimeError(f"Solve returned no single ref (result kind {kind!r})")

@@ -1,0 +1,244 @@
+"""The frontend's work: read the spec the way the Dockerfile frontend reads a Dockerfile, compile it for
+each requested platform, solve, attach image configs, and answer subrequests.
+
+`handle(bridge, environ)` always ends with exactly one `Return`: a result, or a google.rpc.Status error.
+User errors (bad spec, unknown target, missing daemon capability, bad platform) become InvalidArgument
+with the positioned message; anything unexpected is logged to stderr and returned as Internal.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sys
+import traceback
+from typing import Any, Mapping
+
+from . import gateway_pb2 as gw
+from . import status_pb2
+from . import subrequests
+from .bridge import Bridge, solve_ref
+from .options import FrontendOptions, OptionError, build_platform
+
+# google.golang.org/grpc/codes
+INVALID_ARGUMENT = 3
+INTERNAL = 13
+UNIMPLEMENTED = 12
+
+CAP_FRONTEND_INPUTS = "frontend.inputs"
+
+
+class UserError(Exception):
+    """An error the user caused; its message is what the build prints."""
+
+    code = INVALID_ARGUMENT
+
+
+class UnsupportedRequest(UserError):
+    code = UNIMPLEMENTED
+
+
+def _pb_platform(p):
+    from ..llb import ops_pb2
+
+    return ops_pb2.Platform(Architecture=p.architecture, OS=p.os, Variant=p.variant)
+
+
+def _platform_json(p) -> dict[str, str]:
+    out = {"architecture": p.architecture, "os": p.os}
+    if p.variant:
+        out["variant"] = p.variant
+    return out
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class Session:
+    """One frontend invocation: the daemon's answers to Ping plus the parsed options."""
+
+    def __init__(self, bridge: Bridge, environ: Mapping[str, str]) -> None:
+        from ..platforms import Platform
+
+        self.bridge = bridge
+        self.environ = environ
+        self.session_id = environ.get("BUILDKIT_SESSION_ID") or None
+        pong = bridge.ping()
+        self.frontend_caps = frozenset(c.ID for c in pong.FrontendAPICaps if c.Enabled)
+        llb_caps = frozenset(c.ID for c in pong.LLBCaps if c.Enabled)
+        # An empty list comes from a daemon too old to report caps: do not gate then.
+        self.llb_caps = llb_caps or None
+        pong_plats = [
+            Platform(p.OS, p.Architecture, p.Variant) for w in pong.Workers for p in w.platforms if p.OS and p.Architecture
+        ]
+        self.build_platform = build_platform(pong_plats, environ)
+
+    # ------------------------------------------------------------------ spec
+    def read_spec(self, fo: FrontendOptions) -> tuple[bytes, Any]:
+        """Fetch `filename` from the dockerfile input (Inputs) or the client's local dir, and load it."""
+        from .. import llb
+        from ..spec import load_spec
+
+        definition = None
+        if CAP_FRONTEND_INPUTS in self.frontend_caps:
+            try:
+                definition = self.bridge.inputs().Definitions.get(fo.dockerfile_key)
+            except Exception:  # noqa: BLE001 - inputs are optional; fall back to the local source
+                definition = None
+        if definition is None or not getattr(definition, "def"):
+            st = llb.local(
+                fo.dockerfile_key,
+                session_id=self.session_id,
+                shared_key_hint=fo.dockerfile_key,
+                follow_paths=(fo.filename,),
+                custom_name=f"[internal] load build definition from {fo.filename}",
+            )
+            definition = llb.marshal(st, caps=self.llb_caps)
+        ref = solve_ref(self.bridge, definition)
+        data = self.bridge.read_file(ref, fo.filename)
+        return data, load_spec(data, fo.filename)
+
+    # ------------------------------------------------------------------ compile
+    def compile_options(self, fo: FrontendOptions, platform):
+        from ..compile import CompileOptions
+
+        return CompileOptions(
+            target=fo.target,
+            platform=platform,
+            build_platform=self.build_platform,
+            build_args=dict(fo.build_args),
+            llb_caps=self.llb_caps,
+            session_id=self.session_id,
+            named_contexts=dict(fo.named_contexts),
+            no_cache=fo.no_cache,
+        )
+
+    def image_config(self, result, fo: FrontendOptions) -> dict[str, Any]:
+        from ..compile import merge_image_config
+
+        if result.base_image is None:
+            return _platform_json(result.platform)  # package targets: only the platform
+        resp = self.bridge.resolve_image_config(
+            gw.ResolveImageConfigRequest(
+                Ref=result.base_image,
+                Platform=_pb_platform(result.platform),
+                ResolveMode=fo.resolve_mode,
+                LogName=f"[internal] load metadata for {result.base_image}",
+            )
+        )
+        base = json.loads(resp.Config) if resp.Config else None
+        cfg = merge_image_config(base, result.image, result.platform)
+        cfg["created"] = _now()
+        return cfg
+
+    def build(self, fo: FrontendOptions) -> gw.Result:
+        from ..compile import compile_spec
+
+        _, loaded = self.read_spec(fo)
+        platforms = list(fo.platforms) or [self.build_platform]
+        built = []
+        for plat in platforms:
+            result = compile_spec(loaded, self.compile_options(fo, plat))
+            ref = solve_ref(self.bridge, result.definition)
+            config = self.image_config(result, fo)
+            built.append((plat, ref, config))
+        out = gw.Result()
+        if not fo.multi_platform:
+            _, ref, config = built[0]
+            out.ref.id = ref
+            out.metadata["containerimage.config"] = json.dumps(config).encode()
+            return out
+        listing = []
+        for plat, ref, config in built:
+            pid = plat.format()
+            out.refs.refs[pid].id = ref
+            out.metadata[f"containerimage.config/{pid}"] = json.dumps(config).encode()
+            listing.append({"id": pid, "platform": _platform_json(plat)})
+        out.metadata["refs.platforms"] = json.dumps({"platforms": listing}).encode()
+        return out
+
+    # ------------------------------------------------------------------ subrequests
+    def subrequest(self, fo: FrontendOptions) -> gw.Result:
+        req = fo.request_id
+        if req == subrequests.DESCRIBE:
+            meta = subrequests.describe()
+        elif req == subrequests.TARGETS:
+            from ..compile import visible_routes
+            from ..compile.targets import DEFAULT_KINDS
+
+            data, _ = self.read_spec(fo)
+            meta = subrequests.targets(visible_routes(), DEFAULT_KINDS.values(), [data])
+        elif req == subrequests.RESOLVE:
+            from ..compile import lookup
+
+            _, loaded = self.read_spec(fo)
+            target_key = lookup(fo.target).target_key if fo.target else ""
+            plat = (fo.platforms or (self.build_platform,))[0]
+            spec = loaded.resolve(
+                dict(fo.build_args), target_key=target_key, target_platform=plat, build_platform=self.build_platform
+            )
+            meta = subrequests.resolve(spec.to_yaml_dict())
+        else:
+            raise UnsupportedRequest(f"unsupported request {req}")
+        out = gw.Result()
+        for k, v in meta.items():
+            out.metadata[k] = v
+        return out
+
+    def run(self, fo: FrontendOptions) -> gw.Result:
+        if fo.request_id:
+            return self.subrequest(fo)
+        return self.build(fo)
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    from .. import llb
+    from ..compile import TargetError
+    from ..platforms import PlatformError
+    from ..spec import SpecError
+
+    types: tuple[type[BaseException], ...] = (SpecError, TargetError, llb.MissingCapError, PlatformError, OptionError)
+    try:
+        from ..compile import CompileError  # user errors the compiler cannot place in the spec
+    except ImportError:  # pragma: no cover - older compile package
+        return types
+    return (*types, CompileError)
+
+
+def error_status(exc: BaseException) -> status_pb2.Status | None:
+    """The Status a user error returns as, or None when `exc` is not the user's fault."""
+    import grpc
+
+    from ..spec import SpecError
+
+    if isinstance(exc, UserError):
+        return status_pb2.Status(code=exc.code, message=str(exc))
+    if isinstance(exc, SpecError):
+        return status_pb2.Status(code=INVALID_ARGUMENT, message=str(exc))
+    if isinstance(exc, _user_error_types()):
+        return status_pb2.Status(code=INVALID_ARGUMENT, message=f"dalec: {exc}")
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        # A daemon-side failure (e.g. the spec file is missing from the context): pass it on as is.
+        code = exc.code()
+        return status_pb2.Status(code=code.value[0] if code else INTERNAL, message=exc.details() or str(code))
+    if isinstance(exc, ValueError) and not isinstance(exc, (UnicodeError,)):
+        # The compiler raises ValueError for unusable option values (e.g. a non-image worker context).
+        return status_pb2.Status(code=INVALID_ARGUMENT, message=f"dalec: {exc}")
+    return None
+
+
+def handle(bridge: Bridge, environ: Mapping[str, str]) -> gw.ReturnRequest:
+    """Do the work and build the ReturnRequest; never raises for a failed build."""
+    from .options import opts_from_env
+
+    try:
+        fo = FrontendOptions.parse(opts_from_env(environ))
+        session = Session(bridge, environ)
+        return gw.ReturnRequest(result=session.run(fo))
+    except Exception as exc:  # noqa: BLE001 - every failure must reach the daemon as a Return
+        status = error_status(exc)
+        if status is None:
+            traceback.print_exc(file=sys.stderr)
+            status = status_pb2.Status(code=INTERNAL, message=f"dalecpy frontend: internal error: {exc!r}")
+        return gw.ReturnRequest(error=status)
