@@ -7,7 +7,8 @@
 #       engine B: dockerd 28.x + buildx 0.29 + containerd 2.1 from Debian sid's packages (extracted, not
 #       installed), bookworm's runc, own socket/data-root so it never touches engine A's state.
 #       --refresh   re-read sid's package lists and re-download the .debs (default: reuse the cache)
-#       --buildctl  also install buildctl/buildkitd when a Debian package ships them (see README.md)
+#       --buildctl  also build buildctl from sid's Go source packages and serve the engine's embedded
+#                   BuildKit on /run/dalecpy-e2e/buildkit.sock (BUILDKIT_HOST in engine.env); works for a too
 #
 # Idempotent; run as root. Stops the other engine first (only one dockerd can own docker0), waits for
 # `docker info`, and writes $E2E_RUN/engine.env (default /run/dalecpy-e2e/engine.env) to source:
@@ -17,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 ENGINE=${1:-}
 [ $# -gt 0 ] && shift
@@ -222,6 +223,11 @@ else
     ENV_BUILD='docker buildx build'
 fi
 
+BUILDKIT_HOST_URL=""
+if [ -n "$BUILDCTL" ]; then
+    start_buildkit_proxy "${ENV_HOST#unix://}" && BUILDKIT_HOST_URL="unix://$E2E_RUN/buildkit.sock"
+fi
+
 # --- 5. engine.env ------------------------------------------------------------------------------
 SERVER_VERSION=$(DOCKER_HOST=$ENV_HOST "$ENV_CLI" version -f '{{.Server.Version}}' 2>/dev/null || echo '?')
 CLIENT_VERSION=$(DOCKER_HOST=$ENV_HOST "$ENV_CLI" version -f '{{.Client.Version}}' 2>/dev/null || echo '?')
@@ -238,6 +244,7 @@ BUILDX_VERSION=$(DOCKER_HOST=$ENV_HOST "$ENV_CLI" buildx version 2>/dev/null | a
     echo "DALECPY_E2E_CLIENT_VERSION=$CLIENT_VERSION"
     echo "DALECPY_E2E_BUILDX_VERSION=${BUILDX_VERSION:-none}"
     [ -n "$BUILDCTL" ] && echo "export BUILDCTL=$BUILDCTL"
+    [ -n "$BUILDKIT_HOST_URL" ] && echo "export BUILDKIT_HOST=$BUILDKIT_HOST_URL   # buildctl reads it"
     true
 } >"$ENGINE_ENV.tmp"
 mv "$ENGINE_ENV.tmp" "$ENGINE_ENV"

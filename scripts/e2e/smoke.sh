@@ -42,4 +42,34 @@ done
 echo "$out" | grep -q "run $n1" || die "second build did not see the first build's line in the cache mount"
 echo "$out" | grep -q 'Hello, world' || die "hello did not run"
 "$DOCKER_CLI" run --rm dalecpy-e2e-smoke hello
+
+# buildctl (provision.sh --buildctl): raw socket forwarding `--ssh id=sock,raw=true` through the engine's
+# BuildKit. A host echo server on a unix socket; the build step talks to it through the forwarded socket.
+if [ -n "${BUILDCTL:-}" ] && [ -n "${BUILDKIT_HOST:-}" ]; then
+    sock="$CTX/echo.sock"
+    python3 -c '
+import socket, sys, os
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+while True:
+    c, _ = s.accept(); d = c.recv(4096); c.sendall(b"RAW-OK:" + d); c.close()
+' "$sock" &
+    echo_pid=$!
+    trap 'kill $echo_pid 2>/dev/null || true; rm -rf "$CTX"' EXIT
+    mkdir -p "$CTX/raw"
+    cat >"$CTX/raw/Dockerfile" <<'EOF2'
+FROM debian:bookworm
+ARG NONCE=0
+RUN --mount=type=cache,id=dalecpy-e2e-smoke-apt,target=/var/cache/apt,sharing=locked \
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends socat >/dev/null
+RUN --mount=type=ssh,id=rawsock,target=/run/raw.sock \
+    echo "hello-raw-$NONCE" | socat -t 5 - UNIX-CONNECT:/run/raw.sock
+EOF2
+    for _ in 1 2 3 4 5 6 7 8 9 10; do [ -S "$sock" ] && break; sleep 0.2; done
+    t0=$(date +%s)
+    out=$("$BUILDCTL" build --progress=plain --frontend dockerfile.v0 --local context="$CTX/raw" \
+          --local dockerfile="$CTX/raw" --opt build-arg:NONCE="$n2" --ssh "rawsock=$sock,raw=true" 2>&1) \
+        || { echo "$out" >&2; die "buildctl raw-ssh build failed"; }
+    echo "$out" | grep -q "RAW-OK:hello-raw-$n2" || { echo "$out" >&2; die "raw socket forwarding did not pass bytes"; }
+    log "buildctl $("$BUILDCTL" --version | awk '{print $3}') raw ssh forwarding OK on engine $DALECPY_E2E_ENGINE ($(( $(date +%s) - t0 ))s)"
+fi
 log "OK: engine $DALECPY_E2E_ENGINE ($DALECPY_E2E_SERVER_VERSION) reaches the Debian mirror and keeps cache mounts"

@@ -10,8 +10,6 @@ need_root
 any=0
 if pid_alive "$A_PIDFILE"; then any=1; stop_pidfile "engine A dockerd" "$A_PIDFILE"; fi
 if pid_alive "$B_PIDFILE"; then any=1; stop_pidfile "engine B dockerd" "$B_PIDFILE"; fi
-if [ -f "$E2E_RUN/buildkitd.pid" ] && pid_alive "$E2E_RUN/buildkitd.pid"; then
-    any=1; stop_pidfile "buildkitd" "$E2E_RUN/buildkitd.pid"
-fi
+if pid_alive "$E2E_RUN/buildkit-proxy.pid"; then stop_pidfile "buildkit proxy" "$E2E_RUN/buildkit-proxy.pid" 10; fi
 [ "$any" = 1 ] || log "no e2e engine running"
 rm -f "$ENGINE_ENV"
