@@ -1,0 +1,94 @@
+"""End-to-end fixtures: a real dockerd/BuildKit (scripts/e2e/provision.sh) and the frontend image.
+
+The engine comes from /run/dalecpy-e2e/engine.env when it exists (written by scripts/e2e/provision.sh),
+else from the environment (DOCKER_HOST or the default socket). Tests skip with the reason when no
+engine answers `docker info`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_ENV = Path(os.environ.get("DALECPY_E2E_ENV", "/run/dalecpy-e2e/engine.env"))
+FRONTEND_TAGS = ("dalecpy/frontend:latest", "dalecpy/frontend:dev")
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@dataclass
+class Engine:
+    name: str  # "a" (dockerd 20.10, BuildKit 0.8), "b" (dockerd 28 + buildx) or "env"
+    env: dict[str, str]
+    cli: str
+
+    @property
+    def has_buildx(self) -> bool:
+        return self.name != "a"
+
+    def build_cmd(self, *args: str) -> list[str]:
+        if self.has_buildx:
+            return [self.cli, "buildx", "build", "--progress=plain", *args]
+        return [self.cli, "build", "--progress=plain", *args]
+
+    def run(self, argv: list[str], timeout: float = 900, check: bool = False) -> subprocess.CompletedProcess:
+        proc = subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            pytest.fail(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        return proc
+
+
+def _load_env_file(path: Path) -> dict[str, str]:
+    out = subprocess.run(
+        ["bash", "-c", 'set -a; . "$1" >/dev/null; env -0', "_", str(path)],
+        capture_output=True, check=True,
+    ).stdout
+    env = {}
+    for item in out.split(b"\0"):
+        if b"=" in item:
+            k, _, v = item.partition(b"=")
+            env[k.decode()] = v.decode()
+    return env
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    if ENGINE_ENV.exists():
+        env = _load_env_file(ENGINE_ENV)
+        name = env.get("DALECPY_E2E_ENGINE", "env")
+    elif os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists():
+        env, name = dict(os.environ), "env"
+    else:
+        pytest.skip(f"no BuildKit engine: {ENGINE_ENV} missing and no DOCKER_HOST (run scripts/e2e/provision.sh b)")
+    env["DOCKER_BUILDKIT"] = "1"
+    cli = env.get("DOCKER_CLI") or shutil.which("docker", path=env.get("PATH")) or "docker"
+    try:
+        info = subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True,
+                              text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"no BuildKit engine: {cli} info: {exc}")
+    if info.returncode != 0:
+        pytest.skip(f"no BuildKit engine: docker info failed: {info.stderr.strip()[:300]}")
+    if name == "env":
+        has_buildx = subprocess.run([cli, "buildx", "version"], env=env, capture_output=True).returncode == 0
+        name = "b" if has_buildx else "a"
+    return Engine(name, env, cli)
+
+
+@pytest.fixture(scope="session")
+def frontend_image(engine: Engine) -> str:
+    """Build frontend.Dockerfile into the engine's image store as dalecpy/frontend:{latest,dev}."""
+    args = ["-f", "frontend.Dockerfile"]
+    for tag in FRONTEND_TAGS:
+        args += ["-t", tag]
+    if HOST_CA.exists():
+        args += ["--secret", f"id=pipca,src={HOST_CA}"]
+    if engine.has_buildx:
+        args.append("--load")
+    engine.run(engine.build_cmd(*args, "."), timeout=1800, check=True)
+    return FRONTEND_TAGS[0]

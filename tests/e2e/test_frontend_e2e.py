@@ -1,0 +1,99 @@
+"""dalecpy's frontend image on a real BuildKit: the examples build, images run, subrequests and errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+HELLO = ROOT / "specs" / "hello.yml"
+EXAMPLES = sorted(p.name for p in (ROOT / "specs").glob("*.yml"))
+
+
+def _deb_fields(deb: Path) -> dict[str, str]:
+    out = subprocess.run(["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"^([A-Za-z-]+): (.*)$", out, re.M))
+
+
+def _spec_name(spec: Path) -> str:
+    m = re.search(r"^name:\s*(\S+)", spec.read_text(), re.M)
+    assert m, spec
+    return m.group(1)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_builds_a_deb(engine, frontend_image, tmp_path, example):
+    spec = ROOT / "specs" / example
+    out = tmp_path / "out"
+    engine.run(engine.build_cmd("-f", str(spec), "--target", "bookworm/deb", "-o", f"type=local,dest={out}", "."),
+               check=True)
+    debs = sorted(out.rglob("*.deb"))
+    assert debs, f"no .deb in {list(out.rglob('*'))}"
+    fields = _deb_fields(debs[0])
+    assert fields["Package"] == _spec_name(spec)
+    assert fields["Architecture"] in ("amd64", "all")
+    assert re.match(r"^[0-9][^ ]*-[^ ]+$", fields["Version"]), fields
+    assert fields.get("Maintainer")
+    assert subprocess.run(["dpkg-deb", "-I", str(debs[0])], capture_output=True).returncode == 0
+
+
+def test_hello_deb_fields(engine, frontend_image, tmp_path):
+    out = tmp_path / "out"
+    engine.run(engine.build_cmd("-f", str(HELLO), "--target", "bookworm/deb", "-o", f"type=local,dest={out}", "."),
+               check=True)
+    (deb,) = out.glob("*.deb")
+    assert deb.name == "dalec-hello_1.0.0-1_amd64.deb"
+    fields = _deb_fields(deb)
+    assert fields["Package"] == "dalec-hello" and fields["Version"] == "1.0.0-1"
+    assert fields["Maintainer"] == "dalecpy examples <examples@example.com>"
+    assert fields["Homepage"] == "https://example.com/dalec-hello"
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    assert "./usr/bin/dalec-hello" in listing
+
+
+def test_hello_container_runs(engine, frontend_image):
+    tag = f"dalecpy-e2e/hello:{uuid.uuid4().hex[:8]}"
+    args = ["-f", str(HELLO), "--target", "bookworm/container", "-t", tag]
+    if engine.has_buildx:
+        args.append("--load")
+    engine.run(engine.build_cmd(*args, "."), check=True)
+    try:
+        run = engine.run([engine.cli, "run", "--rm", tag], check=True)
+        assert run.stdout == "Hello from dalecpy, world!\n"
+        run = engine.run([engine.cli, "run", "--rm", tag, "e2e"], check=True)
+        assert run.stdout == "Hello from dalecpy, e2e!\n"
+        cfg = engine.run([engine.cli, "image", "inspect", tag, "--format",
+                          "{{json .Config.Entrypoint}} {{json .Config.Labels}}"], check=True).stdout
+        assert '["/usr/bin/dalec-hello"]' in cfg and '"org.opencontainers.image.title":"dalec-hello"' in cfg
+    finally:
+        engine.run([engine.cli, "rmi", "-f", tag])
+
+
+def test_call_targets(engine, frontend_image):
+    if not engine.has_buildx:
+        pytest.skip("engine A (docker build 20.10) has no --call")
+    proc = engine.run(engine.build_cmd("-f", str(HELLO), "--call", "targets", "."), check=True)
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["TARGET", "DESCRIPTION"]
+    assert any(line.startswith("bookworm/container (default) ") for line in lines)
+    assert any(line.startswith("bookworm/deb ") for line in lines)
+
+
+def test_bad_spec_reports_the_positioned_line(engine, frontend_image, tmp_path):
+    bad = tmp_path / "spec.yml"
+    bad.write_text(HELLO.read_text().replace("sharing: locked", "sharing: forever"))
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "sharing: forever" in t)
+    proc = engine.run(engine.build_cmd("-f", str(bad), "--target", "bookworm/deb",
+                                       "-o", f"type=local,dest={tmp_path / 'out'}", str(tmp_path)))
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    assert f"spec.yml:{line}:18: " in text, text[-3000:]
+    assert "invalid cache dir sharing mode: forever, valid values: [shared locked private]" in text
+    assert "Traceback" not in text
