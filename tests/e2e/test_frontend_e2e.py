@@ -32,8 +32,10 @@ def _spec_name(spec: Path) -> str:
 def test_example_builds_a_deb(engine, frontend_image, tmp_path, example):
     spec = ROOT / "specs" / example
     out = tmp_path / "out"
-    engine.run(engine.build_cmd("-f", str(spec), "--target", "bookworm/deb", "-o", f"type=local,dest={out}", "."),
-               check=True)
+    proc = engine.run(engine.build_cmd("-f", str(spec), "--target", "bookworm/deb", "-o", f"type=local,dest={out}", "."))
+    if proc.returncode != 0 and re.search(r"Could not resolve host|Network is unreachable", proc.stderr):
+        pytest.skip(f"{example} fetches remote sources and this machine cannot reach them")
+    assert proc.returncode == 0, proc.stderr[-4000:]
     debs = sorted(out.rglob("*.deb"))
     assert debs, f"no .deb in {list(out.rglob('*'))}"
     fields = _deb_fields(debs[0])
