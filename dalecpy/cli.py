@@ -90,7 +90,7 @@ def render(spec: str, target: str, platform: Platform | None, build_args: dict[s
         sys.stdout.buffer.flush()
     elif fmt == "json":
         for entry in llb.definition_to_json(result.definition):
-            click.echo(json.dumps(entry, sort_keys=True))
+            click.echo(llb.go_json_line(entry))
     else:
         click.echo(llb.definition_to_dot(result.definition), nl=False)
 

@@ -6,7 +6,6 @@ Run after an intended change to the compiler, then review the diff: `python scri
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def golden_cases():
 def render_json(spec: Path, target: str, platform: str) -> str:
     result = compile_spec(load_spec_file(spec), CompileOptions(target=target, platform=Platform.parse(platform)))
     ops = llb.definition_to_json(result.definition)
-    return "".join(json.dumps(op, sort_keys=True) + "\n" for op in ops)
+    return "".join(llb.go_json_line(op) + "\n" for op in ops)
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ from dalecpy.platforms import Platform
 
 from . import ops_pb2
 from ._wire import digest_of
-from .dump import definition_to_dot, definition_to_json
+from .dump import definition_to_dot, definition_to_json, go_json_line
 from .exec import ExecState, Mount
 from .fileop import ChownOpt, FileAction, copy, mkdir, mkfile, rm
 from .marshal import MissingCapError, marshal
@@ -30,6 +30,7 @@ __all__ = [
     "definition_to_json",
     "digest_of",
     "git",
+    "go_json_line",
     "http",
     "image",
     "local",

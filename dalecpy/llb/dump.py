@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import base64
 import json
-
-from google.protobuf import json_format
 
 from . import ops_pb2 as pb
 from ._vertex import CUSTOM_NAME_KEY
@@ -20,18 +19,71 @@ def _ops(definition: pb.Definition) -> list[tuple[str, pb.Op]]:
     return out
 
 
-def _to_dict(msg) -> dict:
-    d = json_format.MessageToDict(msg, preserving_proto_field_name=True)
-    return json.loads(json.dumps(d, sort_keys=True))  # sorted map keys: deterministic output
+_ONEOF_WRAPPERS = {"Op": ("op", "Op"), "FileAction": ("action", "Action"), "UserOpt": ("user", "User")}
+_ALWAYS = {"FileAction": ("input", "secondaryInput", "output")}  # BuildKit's MarshalJSON writes these even when 0
+
+
+def _go_value(field, value):
+    if field.type == field.TYPE_MESSAGE:
+        return _go_dict(value)
+    if field.type == field.TYPE_BYTES:
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _go_dict(msg) -> dict:
+    """The object Go's encoding/json writes for a BuildKit pb message (protobuf-go structs with `omitempty`
+    tags, plus the MarshalJSON methods in solver/pb/json.go for Op, FileAction and UserOpt)."""
+    name = msg.DESCRIPTOR.name
+    oneof, wrapper = _ONEOF_WRAPPERS.get(name, (None, None))
+    always = _ALWAYS.get(name, ())
+    out: dict = {}
+    for field in msg.DESCRIPTOR.fields:
+        if oneof and field.containing_oneof is not None and field.containing_oneof.name == oneof:
+            continue
+        value = getattr(msg, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            if value:
+                vf = field.message_type.fields_by_name["value"]
+                out[field.name] = {k: _go_value(vf, value[k]) for k in sorted(value)}
+        elif field.is_repeated:
+            if value:
+                out[field.name] = [_go_value(field, v) for v in value]
+        elif field.type == field.TYPE_MESSAGE:
+            if msg.HasField(field.name):
+                out[field.name] = _go_dict(value)
+        elif value or field.name in always:
+            out[field.name] = _go_value(field, value)
+        if wrapper and field.name == ("inputs" if name == "Op" else "output"):
+            out[wrapper] = _oneof_dict(msg, oneof)
+    if wrapper and wrapper not in out:
+        out[wrapper] = _oneof_dict(msg, oneof)
+    return out
+
+
+def _oneof_dict(msg, oneof: str) -> dict:
+    kind = msg.WhichOneof(oneof)
+    if kind is None:
+        return {}
+    field = msg.DESCRIPTOR.fields_by_name[kind]
+    return {kind: _go_value(field, getattr(msg, kind))}
+
+
+# Go's json.Encoder escapes HTML characters and the JavaScript line separators.
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def go_json_line(obj) -> str:
+    """Compact JSON escaped as Go's json.Encoder escapes it (without the trailing newline)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).translate(_GO_ESCAPES)
 
 
 def definition_to_json(definition: pb.Definition) -> list[dict]:
-    """One object per op, like `buildctl debug dump-llb --format json`: Op, Digest, OpMetadata."""
+    """One object per op, as `buildctl debug dump-llb` prints them: Op, Digest, OpMetadata."""
     result = []
     for dgst, op in _ops(definition):
-        meta = definition.metadata[dgst] if dgst in definition.metadata else None
-        result.append({"Op": _to_dict(op), "Digest": dgst,
-                       "OpMetadata": _to_dict(meta) if meta is not None else None})
+        meta = definition.metadata[dgst] if dgst in definition.metadata else pb.OpMetadata()
+        result.append({"Op": _go_dict(op), "Digest": dgst, "OpMetadata": _go_dict(meta)})
     return result
 
 

@@ -65,3 +65,24 @@ def test_golden_llb(spec, target, platform, path):
 
 def test_every_example_has_golden_files():
     assert len(CASES) >= 4 * 6 * 2
+
+
+def _buildctl() -> str | None:
+    import os
+    import shutil
+
+    for candidate in (os.environ.get("BUILDCTL"), shutil.which("buildctl"), "/opt/dalecpy-e2e/bin/buildctl"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("spec, target, platform, path", CASES[::5], ids=[str(c[3].relative_to(REPO)) for c in CASES[::5]])
+def test_json_is_what_buildctl_dump_llb_prints(spec, target, platform, path):
+    """BuildKit's own reader parses our binary output and prints exactly our JSON (scripts/e2e/buildctl.sh builds it)."""
+    buildctl = _buildctl()
+    if buildctl is None:
+        pytest.skip("no buildctl (build one with scripts/e2e/provision.sh b --buildctl)")
+    raw = _render(str(spec), "--target", target, "--platform", platform)
+    dumped = subprocess.run([buildctl, "debug", "dump-llb"], input=raw, capture_output=True, check=True).stdout
+    assert dumped.decode() == path.read_text()

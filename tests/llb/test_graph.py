@@ -220,10 +220,15 @@ def test_json_and_dot():
     d = llb.marshal(st)
     js = llb.definition_to_json(d)
     assert [o["Digest"] for o in js] == _digests(d)
-    assert js[0]["Op"]["source"]["identifier"] == "docker-image://docker.io/library/busybox:latest"
-    assert js[1]["Op"]["exec"]["meta"]["args"] == ["/bin/sh", "-c", 'echo "hi"']
+    assert js[0]["Op"]["Op"]["source"]["identifier"] == "docker-image://docker.io/library/busybox:latest"
+    assert js[1]["Op"]["Op"]["exec"]["meta"]["args"] == ["/bin/sh", "-c", 'echo "hi"']
     assert js[0]["OpMetadata"]["caps"] == {"source.image": True}
-    assert json.dumps(js, sort_keys=True) == json.dumps(llb.definition_to_json(d), sort_keys=True)
+    # Go's encoding (solver/pb/json.go): FileAction indexes always present, ints as numbers, HTML escaped.
+    action = js[2]["Op"]["Op"]["file"]["actions"][0]
+    assert (action["input"], action["secondaryInput"], action["output"]) == (0, -1, 0)
+    assert list(js[-1]["Op"]) == ["inputs", "Op"] and js[-1]["Op"]["Op"] == {}
+    assert llb.go_json_line({"a": "<&>"}) == '{"a":"\\u003c\\u0026\\u003e"}'
+    assert llb.go_json_line(js[0]) == llb.go_json_line(llb.definition_to_json(d)[0])
     dot = llb.definition_to_dot(d)
     assert dot.startswith("digraph") and dot.rstrip().endswith("}")
     assert 'label="/bin/sh -c echo \\"hi\\"' in dot and "mkfile /x" in dot and "docker-image://" in dot
