@@ -9,23 +9,18 @@ from typing import Iterator
 
 import click
 
+from .errors import UserError
 from .platforms import Platform, PlatformError
 
 
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Turn the errors a user can cause into `FILE:LINE:COL: message` lines and exit code 2, never a traceback."""
-    from . import llb
-    from .compile import CompileError
-    from .spec import SpecError
-
     try:
         yield
-    except SpecError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
-    except (CompileError, PlatformError, llb.MissingCapError) as exc:
-        click.echo(f"error: {exc}", err=True)
+    except UserError as exc:
+        positioned = getattr(exc, "diagnostics", None)  # SpecError lines already name the file
+        click.echo(str(exc) if positioned else f"error: {exc}", err=True)
         sys.exit(2)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import UserError
+
 _ARCH_ALIASES = {
     "x86_64": "amd64",
     "x86-64": "amd64",
@@ -15,7 +17,7 @@ _ARCH_ALIASES = {
 }
 
 
-class PlatformError(ValueError):
+class PlatformError(UserError, ValueError):
     """A platform string that cannot be parsed."""
 
 

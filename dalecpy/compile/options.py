@@ -7,10 +7,11 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .. import llb
+from ..errors import UserError
 from ..platforms import DEFAULT_PLATFORM, Platform
 from ..spec import LoadedSpec, Spec
 
-class CompileError(ValueError):
+class CompileError(UserError, ValueError):
     """A user error found while compiling; `path` locates it in the spec (None: not about one spec node)."""
 
     def __init__(self, message: str, path: tuple | None = None) -> None:

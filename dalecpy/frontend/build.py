@@ -17,6 +17,7 @@ from typing import Any, Mapping
 from . import gateway_pb2 as gw
 from . import status_pb2
 from . import subrequests
+from ..errors import UserError
 from .bridge import Bridge, solve_ref
 from .options import FrontendOptions, OptionError, build_platform
 
@@ -26,12 +27,6 @@ INTERNAL = 13
 UNIMPLEMENTED = 12
 
 CAP_FRONTEND_INPUTS = "frontend.inputs"
-
-
-class UserError(Exception):
-    """An error the user caused; its message is what the build prints."""
-
-    code = INVALID_ARGUMENT
 
 
 class UnsupportedRequest(UserError):
@@ -192,39 +187,16 @@ class Session:
         return self.build(fo)
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from .. import llb
-    from ..compile import TargetError
-    from ..platforms import PlatformError
-    from ..spec import SpecError
-
-    types: tuple[type[BaseException], ...] = (SpecError, TargetError, llb.MissingCapError, PlatformError, OptionError)
-    try:
-        from ..compile import CompileError  # user errors the compiler cannot place in the spec
-    except ImportError:  # pragma: no cover - older compile package
-        return types
-    return (*types, CompileError)
-
-
 def error_status(exc: BaseException) -> status_pb2.Status | None:
     """The Status a user error returns as, or None when `exc` is not the user's fault."""
     import grpc
 
-    from ..spec import SpecError
-
     if isinstance(exc, UserError):
-        return status_pb2.Status(code=exc.code, message=str(exc))
-    if isinstance(exc, SpecError):
-        return status_pb2.Status(code=INVALID_ARGUMENT, message=str(exc))
-    if isinstance(exc, _user_error_types()):
-        return status_pb2.Status(code=INVALID_ARGUMENT, message=f"dalec: {exc}")
+        return status_pb2.Status(code=getattr(exc, "code", INVALID_ARGUMENT), message=str(exc))
     if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
         # A daemon-side failure (e.g. the spec file is missing from the context): pass it on as is.
         code = exc.code()
         return status_pb2.Status(code=code.value[0] if code else INTERNAL, message=exc.details() or str(code))
-    if isinstance(exc, ValueError) and not isinstance(exc, (UnicodeError,)):
-        # The compiler raises ValueError for unusable option values (e.g. a non-image worker context).
-        return status_pb2.Status(code=INVALID_ARGUMENT, message=f"dalec: {exc}")
     return None
 
 

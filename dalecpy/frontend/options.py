@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from ..errors import UserError
 from ..platforms import DEFAULT_PLATFORM, Platform
 
 OPT_PREFIX = "BUILDKIT_FRONTEND_OPT_"
@@ -25,7 +26,7 @@ DEFAULT_FILENAME = "Dockerfile"
 DEFAULT_DOCKERFILE_KEY = "dockerfile"
 
 
-class OptionError(ValueError):
+class OptionError(UserError, ValueError):
     """A frontend opt the user set to something unusable (e.g. a bad platform)."""
 
 

@@ -13,9 +13,10 @@ from ._vertex import (
     Vertex,
 )
 from .state import State
+from ..errors import UserError
 
 
-class MissingCapError(Exception):
+class MissingCapError(UserError):
     """The graph needs an LLB capability the target daemon did not report."""
 
     def __init__(self, cap: str, needed_by: str) -> None:

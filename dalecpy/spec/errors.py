@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from ..errors import UserError
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -22,7 +24,7 @@ class Diagnostic:
         return f"{self.filename}:{self.line}:{col}: {self.message}"
 
 
-class SpecError(Exception):
+class SpecError(UserError):
     """One or more user errors in a spec. ``str(err)`` is one line per diagnostic."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
