@@ -153,5 +153,49 @@ def frontend() -> None:
     frontend_main()
 
 
+@main.command()
+@_spec_arg
+@click.argument("context", required=False, type=click.Path(file_okay=False))
+@_target_opt
+@click.option("--platform", "platforms", multiple=True, callback=lambda c, p, v: [_platform(c, p, x) for x in v],
+              help="Target platform (repeatable).")
+@_build_arg_opt
+@click.option("--socket", "sockets", multiple=True, metavar="ID=PATH", help="Forward a unix socket raw, as ssh id ID.")
+@click.option("--ssh", multiple=True, metavar="ID[=PATH]", help="Forward an ssh-agent socket (default $SSH_AUTH_SOCK).")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH")
+@click.option("-o", "--output", default=None, metavar="type=local,dest=DIR|type=docker[,name=N]|type=oci,dest=F")
+@click.option("--no-cache", is_flag=True)
+@click.option("--no-cache-filter", multiple=True, metavar="FILTER")
+@click.option("--addr", default=None, help="unix://, tcp:// (buildkitd) or docker:// (default: BUILDKIT_HOST, else DOCKER_HOST).")
+@click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto", show_default=True)
+def build(spec, context, target, platforms, build_args, sockets, ssh, secrets, output, no_cache, no_cache_filter,
+          addr, progress) -> None:
+    """Build TARGET of SPEC on a BuildKit daemon (dockerd or buildkitd) with dalecpy's own client."""
+    import os
+
+    from . import client
+
+    try:
+        fwd = client.parse_kv_list(sockets, "--socket")
+        fwd.update(client.parse_kv_list(ssh, "--ssh", default_path=os.environ.get("SSH_AUTH_SOCK")))
+        req = client.BuildRequest(
+            spec=spec, context=context, target=target, platforms=list(platforms), build_args=build_args,
+            sockets=fwd, secrets=client.parse_secrets(secrets), output=client.parse_output(output),
+            no_cache=no_cache, no_cache_filter=tuple(no_cache_filter), addr=addr, progress=progress)
+        with _user_errors():
+            results = client.build(req)
+    except (client.BuildError, client.ConnectError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    for r in results:
+        dest = req.output.attrs.get("dest") or req.output.attrs.get("name") or ""
+        resp = " ".join(f"{k}={v}" for k, v in sorted(r.exporter_response.items()) if len(v) < 200)
+        click.echo(f"built {target} for {r.platform}" + (f" -> {req.output.type} {dest}" if req.output.type != "none" else "")
+                   + (f" ({resp})" if resp else ""))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,1 +1,11 @@
+"""dalecpy's own BuildKit client: `dalecpy build` (compile in the client, solve with a session).
 
+Its reason to exist: forwarding a raw unix socket (e.g. a Bazel remote cache) into build steps, which
+buildx and the docker CLI cannot do (they only speak the ssh-agent protocol).
+"""
+
+from .build import BuildError, BuildRequest, BuildResult, Output, build, parse_kv_list, parse_output, parse_secrets
+from .transport import ConnectError, parse_addr
+
+__all__ = ["BuildError", "BuildRequest", "BuildResult", "ConnectError", "Output", "build", "parse_addr",
+           "parse_kv_list", "parse_output", "parse_secrets"]

@@ -1,0 +1,377 @@
+"""`dalecpy build`: compile a spec in the client and solve it on a BuildKit daemon with a session.
+
+Flow: connect (buildkitd or dockerd /grpc upgrade) -> start the session server and attach it through
+Control/Session -> compile_spec with our session id -> Control/Solve (Definition, Session, exporter) while
+Control/Status streams progress -> exporter output arrives through the session (local dir, tar file) or
+lands in dockerd's image store ("moby" exporter).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import grpc
+
+from ..platforms import Platform
+from .session import ExportTarget, LocalDir, Session, SessionConfig, new_id, shared_key
+from .transport import Address, ConnectError, Connection, parse_addr
+
+
+class BuildError(Exception):
+    """A user-facing build failure (one line, no traceback)."""
+
+
+@dataclass
+class Output:
+    type: str  # local | docker | oci | none
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+def parse_output(value: str | None) -> Output:
+    """`-o type=local,dest=DIR | type=docker[,name=NAME][,dest=FILE] | type=oci,dest=FILE`; a bare path is local."""
+    if not value:
+        return Output("none")
+    if "=" not in value:
+        return Output("local", {"dest": value})
+    attrs: dict[str, str] = {}
+    for part in value.split(","):
+        k, sep, v = part.partition("=")
+        if not sep:
+            raise BuildError(f"-o {value!r}: expected KEY=VALUE, got {part!r}")
+        attrs[k.strip()] = v.strip()
+    typ = attrs.pop("type", "local")
+    if typ not in ("local", "docker", "oci", "image", "moby"):
+        raise BuildError(f"-o: unsupported type {typ!r} (local, docker, oci)")
+    if typ in ("local", "oci") and not attrs.get("dest"):
+        raise BuildError(f"-o type={typ}: dest= is required")
+    return Output(typ, attrs)
+
+
+def parse_kv_list(values, what: str, default_path: str | None = None) -> dict[str, str]:
+    """`ID=PATH` items (`--socket`, `--ssh`). For --ssh a bare ID uses `default_path` ($SSH_AUTH_SOCK)."""
+    out = {}
+    for v in values:
+        k, sep, path = v.partition("=")
+        if not sep:
+            if default_path is None:
+                raise BuildError(f"{what} {v!r}: expected ID=PATH")
+            path = default_path
+        if "," in path:
+            path, _, opts = path.partition(",")
+            if opts not in ("raw=true", "raw"):
+                raise BuildError(f"{what} {v!r}: unsupported option {opts!r} (forwarding is always raw)")
+        out[k or "default"] = os.path.abspath(path)
+    return out
+
+
+def parse_secrets(values) -> dict[str, str]:
+    out = {}
+    for v in values:
+        attrs = dict(p.partition("=")[::2] for p in v.split(","))
+        sid = attrs.get("id")
+        src = attrs.get("src") or attrs.get("source")
+        if not sid or not src:
+            raise BuildError(f"--secret {v!r}: expected id=ID,src=PATH")
+        if not os.path.isfile(src):
+            raise BuildError(f"--secret {sid}: {src} is not a file")
+        out[sid] = os.path.abspath(src)
+    return out
+
+
+@dataclass
+class BuildRequest:
+    spec: str
+    context: str | None = None
+    target: str = "bookworm/container"
+    platforms: list[Platform] = field(default_factory=list)
+    build_args: dict[str, str] = field(default_factory=dict)
+    sockets: dict[str, str] = field(default_factory=dict)  # raw unix socket forwards (ssh ids)
+    secrets: dict[str, str] = field(default_factory=dict)
+    output: Output = field(default_factory=lambda: Output("none"))
+    no_cache: bool = False
+    no_cache_filter: tuple[str, ...] = ()
+    addr: str | None = None
+    progress: str = "auto"
+
+
+@dataclass
+class BuildResult:
+    exporter_response: dict[str, str]
+    platform: str
+    files: int = 0
+
+
+def _exporter(addr: Address, out: Output, target: ExportTarget | None, image_config: dict | None,
+              name_default: str) -> tuple[str, dict[str, str]]:
+    attrs: dict[str, str] = {}
+    if image_config is not None and out.type in ("docker", "oci", "image", "moby"):
+        attrs["containerimage.config"] = json.dumps(image_config, sort_keys=True)
+    if out.type == "local":
+        return "local", attrs
+    if out.type in ("docker", "moby") and addr.is_docker and not out.attrs.get("dest"):
+        attrs["name"] = out.attrs.get("name") or name_default
+        return "moby", attrs
+    if out.type == "image":
+        attrs.update(out.attrs)
+        return "image", attrs
+    if out.type in ("docker", "oci"):
+        if out.attrs.get("name"):
+            attrs["name"] = out.attrs["name"]
+        elif out.type == "docker":
+            attrs["name"] = name_default
+        return out.type, attrs
+    return "", {}
+
+
+def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
+    """Run the build(s): one Solve per platform (none given: the default platform)."""
+    from ..compile import CompileOptions, compile_spec
+    from ..spec import load_spec_file
+
+    log = log or sys.stderr
+    if not os.path.isfile(req.spec):
+        raise BuildError(f"{req.spec}: no such spec file")
+    context = req.context or os.path.dirname(os.path.abspath(req.spec))
+    if not os.path.isdir(context):
+        raise BuildError(f"{context}: the context is not a directory")
+    for sid, path in req.sockets.items():
+        if not os.path.exists(path):
+            raise BuildError(f"--socket/--ssh {sid}: {path} does not exist")
+    loaded = load_spec_file(req.spec)  # SpecError goes to the caller as is
+
+    addr = parse_addr(req.addr)
+    try:
+        conn = Connection(addr)
+    except ConnectError as exc:
+        raise BuildError(str(exc)) from None
+    results = []
+    try:
+        _check_daemon(conn)
+        platforms = req.platforms or [None]
+        for plat in platforms:
+            results.append(_build_one(req, loaded, conn, context, plat, len(platforms) > 1, log,
+                                      CompileOptions, compile_spec))
+    finally:
+        conn.close()
+    return results
+
+
+def _check_daemon(conn: Connection) -> None:
+    from .control_pb2 import ListWorkersRequest, ListWorkersResponse
+
+    call = conn.channel.unary_unary("/moby.buildkit.v1.Control/ListWorkers",
+                                    request_serializer=ListWorkersRequest.SerializeToString,
+                                    response_deserializer=ListWorkersResponse.FromString)
+    try:
+        call(ListWorkersRequest(), timeout=20)
+    except grpc.RpcError as exc:
+        errs = conn.relay.errors if conn.relay else []
+        detail = errs[-1] if errs else f"{exc.code().name}: {exc.details()}"
+        raise BuildError(f"cannot reach BuildKit at {conn.addr.display}: {detail}") from None
+
+
+def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, log: TextIO,
+               CompileOptions, compile_spec) -> BuildResult:
+    from .control_pb2 import SolveRequest, SolveResponse, StatusRequest, StatusResponse
+
+    out = req.output
+    target: ExportTarget | None = None
+    if out.type == "local":
+        dest = out.attrs["dest"]
+        if multi and plat is not None:
+            dest = os.path.join(dest, f"{plat.os}_{plat.architecture}{'_' + plat.variant if plat.variant else ''}")
+        target = ExportTarget("dir", dest)
+    elif out.type in ("oci", "docker") and (out.attrs.get("dest") or not conn.addr.is_docker):
+        if out.attrs.get("dest"):
+            target = ExportTarget("file", os.path.abspath(out.attrs["dest"]))
+        else:  # docker tar from a standalone buildkitd: load it into the local docker
+            target = ExportTarget("file", writer=_docker_load_writer)
+
+    config = SessionConfig(
+        dirs={"context": LocalDir(context, dockerignore=True),
+              "dockerfile": LocalDir(os.path.dirname(os.path.abspath(req.spec)))},
+        secrets=dict(req.secrets), sockets=dict(req.sockets), export=target,
+        name=os.path.basename(os.path.abspath(context)) or "context", shared_key=shared_key(context),
+    )
+    session = Session(conn.channel, config)
+    no_cache = frozenset({"*"} if req.no_cache else set(req.no_cache_filter))
+    try:
+        result = compile_spec(loaded, CompileOptions(target=req.target, platform=plat, build_args=req.build_args,
+                                                     llb_caps=None, session_id=session.id, no_cache=no_cache))
+    except Exception:
+        session.close()
+        raise
+    name_default = f"{loaded.spec.name}:{loaded.spec.version or 'latest'}" if hasattr(loaded, "spec") else "dalecpy"
+    exporter, attrs = _exporter(conn.addr, out, target, result.image_config, _image_name(result, name_default))
+
+    ref = new_id()
+    solve_req = SolveRequest(Ref=ref, Definition=result.definition, Session=session.id,
+                             ExporterDeprecated=exporter, ExporterAttrsDeprecated=attrs)
+    session.attach()
+    printer = _progress_printer(req.progress, log)
+    status_call = conn.channel.unary_stream("/moby.buildkit.v1.Control/Status",
+                                            request_serializer=StatusRequest.SerializeToString,
+                                            response_deserializer=StatusResponse.FromString)(StatusRequest(Ref=ref))
+
+    def status_loop() -> None:
+        try:
+            for st in status_call:
+                printer.update(st)
+        except grpc.RpcError:
+            pass
+
+    st_thread = threading.Thread(target=status_loop, name="status", daemon=True)
+    st_thread.start()
+    solve = conn.channel.unary_unary("/moby.buildkit.v1.Control/Solve",
+                                     request_serializer=SolveRequest.SerializeToString,
+                                     response_deserializer=SolveResponse.FromString)
+    fut = solve.future(solve_req)
+    try:
+        try:
+            while True:
+                try:
+                    resp = fut.result(timeout=0.5)
+                    break
+                except grpc.FutureTimeoutError:
+                    continue
+        except KeyboardInterrupt:
+            fut.cancel()
+            status_call.cancel()
+            printer.line("cancelled: the Solve request was cancelled")
+            raise
+        except grpc.RpcError as exc:
+            st_thread.join(timeout=3)
+            printer.flush()
+            code = exc.code()
+            if code == grpc.StatusCode.UNAVAILABLE:
+                raise BuildError(f"lost the BuildKit daemon at {conn.addr.display}: {exc.details()}") from None
+            msg = exc.details() or code.name
+            extra = "; ".join(session.server.errors)
+            raise BuildError(f"build failed: {msg}" + (f" (client: {extra})" if extra else "")) from None
+        st_thread.join(timeout=10)
+        printer.flush()
+    finally:
+        status_call.cancel()
+        session.close()
+    if session.server.errors:
+        raise BuildError("; ".join(session.server.errors))
+    return BuildResult(dict(resp.ExporterResponse), str(result.platform), target.files if target else 0)
+
+
+def _image_name(result, default: str) -> str:
+    spec = getattr(result, "spec", None)
+    name = getattr(spec, "name", None)
+    version = getattr(spec, "version", None)
+    if name:
+        return f"{name}:{version}" if version else name
+    return default
+
+
+def _docker_load_writer():
+    proc = subprocess.Popen(["docker", "load"], stdin=subprocess.PIPE)
+
+    class W:
+        def write(self, data: bytes) -> None:
+            proc.stdin.write(data)  # type: ignore[union-attr]
+
+        def close(self) -> None:
+            proc.stdin.close()  # type: ignore[union-attr]
+            if proc.wait() != 0:
+                raise BuildError("docker load failed")
+
+    return W()
+
+
+# ---- progress -------------------------------------------------------------------------------------------
+class PlainPrinter:
+    """buildctl --progress=plain style lines: `#N name`, `#N CACHED`, `#N DONE 1.2s`, logs, errors."""
+
+    def __init__(self, out: TextIO, quiet: bool = False) -> None:
+        self.out = out
+        self.quiet = quiet
+        self.index: dict[str, int] = {}
+        self.names: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.done: set[str] = set()
+        self.lock = threading.Lock()
+
+    def _n(self, dg: str) -> int:
+        if dg not in self.index:
+            self.index[dg] = len(self.index) + 1
+        return self.index[dg]
+
+    def line(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.out, flush=True)
+
+    def update(self, st) -> None:
+        with self.lock:
+            for v in st.vertexes:
+                n = self._n(v.digest)
+                if v.digest not in self.names:
+                    self.names[v.digest] = v.name
+                    self.line(f"#{n} {v.name}")
+                if v.HasField("started") and v.digest not in self.started:
+                    self.started[v.digest] = v.started.seconds + v.started.nanos / 1e9
+                if v.digest in self.done:
+                    continue
+                if v.cached:
+                    self.done.add(v.digest)
+                    self.line(f"#{n} CACHED")
+                elif v.error:
+                    self.done.add(v.digest)
+                    self.line(f"#{n} ERROR: {v.error}")
+                elif v.HasField("completed"):
+                    self.done.add(v.digest)
+                    t0 = self.started.get(v.digest)
+                    t1 = v.completed.seconds + v.completed.nanos / 1e9
+                    self.line(f"#{n} DONE {t1 - t0:.1f}s" if t0 else f"#{n} DONE")
+            for s in st.statuses:
+                if s.HasField("completed") and s.total:
+                    self.line(f"#{self._n(s.vertex)} {s.ID} {s.current}/{s.total} done")
+            for lg in st.logs:
+                n = self._n(lg.vertex)
+                for text in lg.msg.decode(errors="replace").splitlines():
+                    self.line(f"#{n} {text}")
+            for w in st.warnings:
+                self.line(f"#{self._n(w.vertex)} WARN: {w.short.decode(errors='replace')}")
+
+    def flush(self) -> None:
+        pass
+
+
+class TTYPrinter(PlainPrinter):
+    """A compact live view: one status line rewritten in place; logs and step names above it."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(out)
+        self.t0 = time.monotonic()
+        self.running: dict[str, str] = {}
+
+    def line(self, text: str) -> None:
+        print("\r\x1b[2K" + text, file=self.out, flush=True)
+        self._status()
+
+    def _status(self) -> None:
+        active = [self.names.get(d, d)[:60] for d in self.started if d not in self.done]
+        el = time.monotonic() - self.t0
+        msg = f"[+] {el:6.1f}s {len(self.done)}/{len(self.index)} " + (f"running: {active[-1]}" if active else "")
+        print("\r\x1b[2K" + msg, end="", file=self.out, flush=True)
+
+    def flush(self) -> None:
+        print("\r\x1b[2K", end="", file=self.out, flush=True)
+
+
+def _progress_printer(mode: str, out: TextIO) -> PlainPrinter:
+    if mode == "quiet":
+        return PlainPrinter(out, quiet=True)
+    if mode == "tty" or (mode == "auto" and out.isatty()):
+        return TTYPrinter(out)
+    return PlainPrinter(out)
