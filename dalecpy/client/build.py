@@ -212,8 +212,16 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
     exporter, attrs = _exporter(conn.addr, out, target, result.image_config, _image_name(result, name_default))
 
     ref = new_id()
-    solve_req = SolveRequest(Ref=ref, Definition=result.definition, Session=session.id,
-                             ExporterDeprecated=exporter, ExporterAttrsDeprecated=attrs)
+    solve_req = SolveRequest(Ref=ref, Session=session.id, ExporterDeprecated=exporter,
+                             ExporterAttrsDeprecated=attrs)
+    if exporter in IMAGE_EXPORTERS and result.image_config is not None:
+        # The image exporters take the config from the solve result's metadata (dockerd's "moby" exporter
+        # ignores a containerimage.config exporter attr), and a raw Definition solve has no metadata. So the
+        # built-in dockerfile frontend wraps the definition: `FROM dalec` where named context `dalec` is
+        # `input:dalec` (FrontendInputs) with our config as its input-metadata.
+        _wrap_for_image(solve_req, result.definition, result.image_config, config)
+    else:
+        solve_req.Definition.CopyFrom(result.definition)
     session.attach()
     printer = _progress_printer(req.progress, log)
     status_call = conn.channel.unary_stream("/moby.buildkit.v1.Control/Status",
@@ -263,6 +271,28 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
     if session.server.errors:
         raise BuildError("; ".join(session.server.errors))
     return BuildResult(dict(resp.ExporterResponse), str(result.platform), target.files if target else 0)
+
+
+IMAGE_EXPORTERS = ("moby", "image", "docker", "oci")
+WRAP_INPUT = "dalec"
+
+
+def _wrap_for_image(solve_req, definition, image_config: dict, config: SessionConfig) -> None:
+    import base64
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="dalecpy-dockerfile-")
+    with open(os.path.join(d, "Dockerfile"), "w") as f:
+        f.write(f"FROM {WRAP_INPUT}\n")
+    config.dirs["dockerfile"] = LocalDir(d)
+    cfg = json.dumps(image_config, sort_keys=True).encode()
+    solve_req.Frontend = "dockerfile.v0"
+    solve_req.FrontendAttrs.update({
+        "filename": "Dockerfile",
+        f"context:{WRAP_INPUT}": f"input:{WRAP_INPUT}",
+        f"input-metadata:{WRAP_INPUT}": json.dumps({"containerimage.config": base64.b64encode(cfg).decode()}),
+    })
+    solve_req.FrontendInputs[WRAP_INPUT].CopyFrom(definition)
 
 
 def _image_name(result, default: str) -> str:
