@@ -125,12 +125,16 @@ def user_caches(loaded: LoadedSpec, spec: Spec, target_key: str, ns: CacheNamesp
     errors = []
 
     def claim(dest: str, path: tuple) -> None:
-        if dest in owners:
-            errors.append(
-                loaded.error(path, f"build: cache {path[2]}: cache mount destination {dest} is already used by cache {owners[dest][2]}")
-            )
-        else:
+        if dest not in owners:
             owners[dest] = path
+            return
+        other = owners[dest][2]
+        if path[2] < 0:  # the auto-added gobuild cache lands on a user's dir cache
+            message = f"build: cache {other}: cache mount destination {dest} is used by the automatic gobuild cache"
+            path = owners[dest]
+        else:
+            message = f"build: cache {path[2]}: cache mount destination {dest} is already used by cache {other}"
+        errors.append(loaded.error(path, message))
 
     entries: list[tuple[int, object]] = list(enumerate(spec.build.caches))
     if needs_auto_gobuild(spec, target_key):

@@ -213,3 +213,8 @@ def test_dir_key_colliding_with_builtin_cache_is_an_error(entry, key):
 def test_two_caches_on_one_mount_point_is_an_error():
     with pytest.raises(SpecError, match="cache mount destination /x is already used by cache 0"):
         compile_text(spec("    - dir: {key: a, dest: /x}\n    - dir: {key: b, dest: /x}\n"))
+
+
+def test_dir_cache_on_the_auto_gobuild_mount_point_is_an_error():
+    with pytest.raises(SpecError, match="cache mount destination /tmp/dalec/gobuild-cache is used by the automatic gobuild cache"):
+        compile_text(spec("    - dir: {key: a, dest: /tmp/dalec/gobuild-cache}\n", deps="dependencies:\n  build:\n    golang-go:\n"))
