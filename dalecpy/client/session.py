@@ -158,11 +158,13 @@ class SessionServer:
         assert target is not None
         if target.kind == "dir":
             rx = filesync.Receiver(target.path)
+            base = target.files
 
             def consume() -> None:
                 try:
                     for raw in requests:
                         rx.handle(Packet.FromString(raw))
+                        target.files = base + rx.files_written
                         if rx.finished:
                             break
                 except Exception as exc:  # report and stop the response stream
@@ -173,7 +175,6 @@ class SessionServer:
             threading.Thread(target=consume, name="filesend-recv", daemon=True).start()
             for p in rx.outgoing():
                 yield p.SerializeToString()
-            target.files += rx.files_written
             return
         f = target.writer() if target.writer else open(target.path, "wb")  # type: ignore[arg-type]
         try:
