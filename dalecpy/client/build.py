@@ -261,6 +261,9 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
             if code == grpc.StatusCode.UNAVAILABLE:
                 raise BuildError(f"lost the BuildKit daemon at {conn.addr.display}: {exc.details()}") from None
             msg = exc.details() or code.name
+            if "could not be found" in msg and exporter in ("oci", "docker") and conn.addr.is_docker:
+                msg += (" (dockerd only has its tarball exporters with the containerd image store;"
+                        " use -o type=docker without dest to load into dockerd, or a standalone buildkitd)")
             extra = "; ".join(session.server.errors)
             raise BuildError(f"build failed: {msg}" + (f" (client: {extra})" if extra else "")) from None
         st_thread.join(timeout=10)

@@ -1,0 +1,114 @@
+"""`dalecpy build` (dalecpy's own BuildKit client) against the running engine (scripts/e2e/provision.sh).
+
+Skips with the reason when no engine answers (see conftest.engine).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.client.echo_server import start as start_echo
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests/client/data"
+DALECPY = [sys.executable, "-m", "dalecpy.cli"]
+
+
+def _build(engine, *args, timeout=1200, check=True):
+    proc = subprocess.run([*DALECPY, "build", "--progress", "plain", *args], env=engine.env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        pytest.fail(f"dalecpy build {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                    f"{proc.stderr[-5000:]}")
+    return proc
+
+
+def _deb_files(deb: Path, dest: Path) -> Path:
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True)
+    return dest
+
+
+def test_local_export_deb(engine, tmp_path):
+    out = tmp_path / "out"
+    _build(engine, "specs/hello.yml", "--target", "bookworm/deb", "-o", f"type=local,dest={out}")
+    debs = list(out.glob("*.deb"))
+    assert [d.name for d in debs] == ["dalec-hello_1.0.0-1_amd64.deb"]
+    files = _deb_files(debs[0], tmp_path / "x")
+    assert (files / "usr/bin/dalec-hello").exists()
+
+
+def test_raw_socket_forwarding_and_dockerignore(engine, tmp_path):
+    sock = str(tmp_path / "echo.sock")
+    stop = start_echo(sock)
+    try:
+        out = tmp_path / "out"
+        proc = _build(engine, str(DATA / "socket-echo.yml"), str(DATA / "echo-ctx"), "--target", "bookworm/deb",
+                      "--no-cache", "--socket", f"bazel-default={sock}", "-o", f"type=local,dest={out}")
+    finally:
+        stop.set()
+    assert "reply: RAW-ECHO (70015 bytes)" in proc.stderr
+    files = _deb_files(next(out.glob("*.deb")), tmp_path / "x")
+    doc = files / "usr/share/doc/socket-echo"
+    assert (doc / "echo-reply.bin").read_bytes() == b"RAW-ECHO\x00\x01\xfe\xff\r\n" + b"x" * 70000 + b"\n"
+    # .dockerignore in the context: ignored.txt and */*.log are not sent
+    assert (doc / "ctx-listing.txt").read_text().split() == ["./.dockerignore", "./kept.txt", "./sub/a.txt"]
+
+
+def test_missing_socket_is_optional(engine, tmp_path):
+    out = tmp_path / "out"
+    proc = _build(engine, str(DATA / "socket-echo.yml"), str(DATA / "echo-ctx"), "--target", "bookworm/deb",
+                  "--no-cache", "-o", f"type=local,dest={out}")
+    assert "reply: no socke (10 bytes)" in proc.stderr
+    files = _deb_files(next(out.glob("*.deb")), tmp_path / "x")
+    assert (files / "usr/share/doc/socket-echo/echo-reply.bin").read_bytes() == b"no socket\n"
+
+
+def test_docker_image_with_config(engine, tmp_path):
+    if engine.name == "a":
+        pytest.skip("engine a (BuildKit 0.8): the image config needs dockerfile.v0 input: contexts (not in 0.8)")
+    tag = "dalecpy-client-e2e:hello"
+    _build(engine, "specs/hello.yml", "--target", "bookworm/container", "-o", f"type=docker,name={tag}")
+    run = engine.run([engine.cli, "run", "--rm", tag, "tester"], check=True)
+    assert run.stdout == "Hello from dalecpy, tester!\n"
+
+
+def test_ctrl_c_cancels_and_daemon_stays_healthy(engine, tmp_path):
+    spec = tmp_path / "slow.yml"
+    spec.write_text((DATA / "socket-echo.yml").read_text().replace(
+        "(cd ctx && find . -type f | sort)", "sleep 300; (cd ctx && find . -type f | sort)"))
+    proc = subprocess.Popen([*DALECPY, "build", "--progress", "plain", str(spec), str(DATA / "echo-ctx"),
+                             "--target", "bookworm/deb", "--no-cache", "-o", f"type=local,dest={tmp_path / 'o'}"],
+                            env=engine.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    seen = ""
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if "Build socket-echo" in line:
+            break
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    try:
+        rc = proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("dalecpy build did not stop within 60 s of SIGINT")
+    assert rc == 130, seen + proc.stderr.read()
+    # the daemon still builds
+    test_local_export_deb(engine, tmp_path / "after")
+
+
+def test_unreachable_daemon_is_a_clear_error(engine, tmp_path):
+    proc = _build(engine, "specs/hello.yml", "--target", "bookworm/deb", "--addr", f"unix://{tmp_path}/nope.sock",
+                  "-o", f"type=local,dest={tmp_path / 'o'}", check=False, timeout=120)
+    assert proc.returncode == 1
+    assert "cannot reach BuildKit" in proc.stderr or "cannot connect" in proc.stderr
