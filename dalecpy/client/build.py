@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -271,6 +272,8 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
     finally:
         status_call.cancel()
         session.close()
+        if config.generated_dir:
+            shutil.rmtree(config.generated_dir, ignore_errors=True)
     if session.server.errors:
         raise BuildError("; ".join(session.server.errors))
     return BuildResult(dict(resp.ExporterResponse), str(result.platform), target.files if target else 0)
@@ -288,6 +291,7 @@ def _wrap_for_image(solve_req, definition, image_config: dict, config: SessionCo
     with open(os.path.join(d, "Dockerfile"), "w") as f:
         f.write(f"FROM {WRAP_INPUT}\n")
     config.dirs["dockerfile"] = LocalDir(d)
+    config.generated_dir = d  # removed after the build
     cfg = json.dumps(image_config, sort_keys=True).encode()
     solve_req.Frontend = "dockerfile.v0"
     solve_req.FrontendAttrs.update({

@@ -67,6 +67,7 @@ class SessionConfig:
     export: ExportTarget | None = None
     name: str = "dalecpy"
     shared_key: str = ""
+    generated_dir: str | None = None  # a temporary dir the client created for this session
 
 
 def _metadata(context) -> dict[str, list[str]]:
@@ -106,6 +107,12 @@ class SessionServer:
         self._register()
         self.server.add_insecure_port("unix:" + self.path)
         self.server.start()
+
+    def close(self) -> None:
+        import shutil
+
+        self.server.stop(grace=None)
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     # ---- registration -------------------------------------------------------------------------------
     def _add(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
@@ -335,12 +342,7 @@ class Session:
                 self._sock.close()
             except OSError:
                 pass
-        self.server.server.stop(grace=None)
-        try:
-            os.unlink(self.server.path)
-            os.rmdir(os.path.dirname(self.server.path))
-        except OSError:
-            pass
+        self.server.close()
 
 
 def shared_key(path: str) -> str:

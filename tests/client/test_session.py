@@ -52,7 +52,7 @@ def test_raw_socket_forwarding_is_byte_exact(echo):
     for t in ts:
         t.join()
     assert sorted(results) == sorted(f"conn-{i}".encode() * 100 for i in range(8))
-    srv.server.stop(None)
+    srv.close()
 
 
 def test_check_agent_and_methods(echo):
@@ -68,7 +68,7 @@ def test_check_agent_and_methods(echo):
     assert "/moby.filesync.v1.FileSync/DiffCopy" in srv.methods
     assert "/grpc.health.v1.Health/Check" in srv.methods
     assert "/moby.filesync.v1.FileSend/DiffCopy" not in srv.methods  # no export target
-    srv.server.stop(None)
+    srv.close()
 
 
 def test_forward_bytes_half_close(echo):
@@ -90,7 +90,7 @@ def test_secrets(tmp_path):
     with pytest.raises(grpc.RpcError) as exc:
         get(GetSecretRequest(ID="nope"), timeout=5)
     assert exc.value.code() == grpc.StatusCode.NOT_FOUND
-    srv.server.stop(None)
+    srv.close()
 
 
 def test_filesync_diffcopy_with_daemon_metadata(tmp_path):
@@ -122,7 +122,7 @@ def test_filesync_diffcopy_with_daemon_metadata(tmp_path):
     with pytest.raises(grpc.RpcError) as exc:
         list(call(iter([]), metadata=[("dir-name", "nope")], timeout=5))
     assert exc.value.code() == grpc.StatusCode.NOT_FOUND
-    srv.server.stop(None)
+    srv.close()
 
 
 def test_filesend_file_export(tmp_path):
@@ -133,7 +133,7 @@ def test_filesend_file_export(tmp_path):
                             response_deserializer=FileBytes.FromString)
     assert list(call(iter([FileBytes(data=b"abc"), FileBytes(data=b"def")]), timeout=5)) == []
     assert out.read_bytes() == b"abcdef" and target.files == 1
-    srv.server.stop(None)
+    srv.close()
 
 
 def test_filesend_local_export(tmp_path):
@@ -158,4 +158,4 @@ def test_filesend_local_export(tmp_path):
     q.put(None)
     assert (tmp_path / "dest/pkg.deb").read_bytes() == (src / "pkg.deb").read_bytes()
     assert target.files == 1
-    srv.server.stop(None)
+    srv.close()
