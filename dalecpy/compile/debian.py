@@ -78,13 +78,20 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
         deps["patch"] = None
     if not deps:
         return st
+    return install_deps(ctx, distro, st, deps, "build")
+
+
+def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: str) -> llb.State:
+    """Install `deps` (a dependency map) into `st` with apt, through one generated meta-package whose
+    Depends are the deps, so apt resolves versions and constraints in one go. `kind` is the dependency
+    field ("build", "test"): it names the package and the op, and positions errors in the spec."""
     control = deb.control_file(
-        name=f"dalecpy-build-deps-{ctx.spec.name}".lower(),
+        name=f"dalecpy-{kind}-deps-{ctx.spec.name}".lower(),
         version="1.0",
         arch="all",
         maintainer="dalecpy <dalecpy@localhost>",
-        description=f"build dependencies of {ctx.spec.name}",
-        fields={"Depends": deb.relations(deps, _deps_path(ctx, "build"))},
+        description=f"{kind} dependencies of {ctx.spec.name}",
+        fields={"Depends": deb.relations(deps, _deps_path(ctx, kind))},
     )
     script = (
         "#!/bin/sh\nset -e\n" + _APT_PREP
@@ -94,11 +101,11 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
         "apt-get install -y --no-install-recommends /tmp/dalec/deps.deb\n"
         "rm -rf /tmp/dalec/deps /tmp/dalec/deps.deb\n"
     )
-    files = _scripts("build dependencies: scripts", {"deps.control": control, "install-deps.sh": script})
+    files = _scripts(f"{kind} dependencies: scripts", {"deps.control": control, "install-deps.sh": script})
     return st.run(
         [f"{SCRIPT_DIR}/install-deps.sh"],
         mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro)),
-        custom_name=f"Install build dependencies: {', '.join(sorted(deps))}",
+        custom_name=f"Install {kind} dependencies: {', '.join(sorted(deps))}",
     ).root
 
 
