@@ -50,6 +50,8 @@ def mutated(draw, docs):
             parent[path[-1]]
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, (dict, list)):  # an earlier mutation replaced a container with a string
+            continue
         last = path[-1]
         op = draw(st.sampled_from(["delete", "replace", "junk"]))
         if op == "delete":
