@@ -143,6 +143,13 @@ def caches(spec: str, target: str, platform: Platform | None, build_args: dict[s
     widths = [max(len(r[i]) for r in table) for i in range(3)]
     for r in table:
         click.echo("  ".join(f"{r[i]:<{widths[i]}}" for i in range(3)) + "  " + r[3])
+    if any(c.kind == "bazel" for c in rows):
+        from .compile.caches import BAZEL_SOCKET_ID, BAZEL_SOCKET_PATH, BAZELRC_PATH
+
+        click.echo(
+            f"\nbazel: rc at {BAZELRC_PATH}; remote cache through the forwarded socket {BAZEL_SOCKET_ID!r} "
+            f"at {BAZEL_SOCKET_PATH} when the client forwards it (dalecpy build --socket {BAZEL_SOCKET_ID}=PATH)"
+        )
 
 
 @main.command()
