@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import llb
 from ..spec import LoadedSpec, SpecError
 from . import caches as _caches
+from . import tests as _tests
 from .image import merge_image_config
 from .options import BuildContext, CompileError, CompileOptions, CompileResult
 from .targets import ROUTES, Route, TargetError, lookup, visible_routes
@@ -44,11 +45,13 @@ def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
     route, ctx = _context(loaded, options)
     try:
         out = route.handler(ctx)
+        test_states = _tests.compile_tests(ctx, out)
     except CompileError as exc:
         if exc.path is None:
             raise
         raise loaded.error(exc.path, str(exc)) from None
     definition = llb.marshal(out.state, caps=options.llb_caps)
+    tests = tuple((name, llb.marshal(st, caps=options.llb_caps)) for name, st in test_states)
     image_config = None
     if out.image is not None or out.base_image is not None:
         image_config = merge_image_config(None, out.image, ctx.platform)
@@ -61,6 +64,7 @@ def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
         image_config=image_config,
         base_image=out.base_image,
         image=out.image,
+        tests=tests,
     )
 
 

@@ -86,3 +86,6 @@ class CompileResult:
     image_config: dict | None  # spec image merged over the default base config; re-merge over the real one
     base_image: str | None  # the image whose config `image_config` should be merged over (container targets)
     image: Any = None  # the target-merged spec ImageConfig, for merge_image_config(base_config, image, platform)
+    # Spec tests of a container target as (name, Definition): solve each (evaluated) after `definition`;
+    # empty for other targets and when the DALEC_SKIP_TESTS build arg is true.
+    tests: tuple[tuple[str, Any], ...] = ()
