@@ -27,10 +27,19 @@ INTERNAL = 13
 UNIMPLEMENTED = 12
 
 CAP_FRONTEND_INPUTS = "frontend.inputs"
+CAP_SOLVE_EVALUATE = "gateway.solve.evaluate"
 
 
 class UnsupportedRequest(UserError):
     code = UNIMPLEMENTED
+
+
+class SpecTestFailed(UserError):
+    """A spec test failed; `code` is the daemon's (Unknown for a failed process)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _pb_platform(p):
@@ -136,6 +145,7 @@ class Session:
         for plat in platforms:
             result = compile_spec(loaded, self.compile_options(fo, plat))
             ref = solve_ref(self.bridge, result.definition)
+            self.run_tests(result)
             config = self.image_config(result, fo)
             built.append((plat, ref, config))
         out = gw.Result()
@@ -152,6 +162,28 @@ class Session:
             listing.append({"id": pid, "platform": _platform_json(plat)})
         out.metadata["refs.platforms"] = json.dumps({"platforms": listing}).encode()
         return out
+
+    def run_tests(self, result) -> None:
+        """Solve each spec test with Evaluate, so it runs now (Solve is lazy otherwise); the first failure
+        fails the build with the daemon's error, which carries the test script's failure lines."""
+        import grpc
+
+        if not result.tests:
+            return
+        if self.frontend_caps and CAP_SOLVE_EVALUATE not in self.frontend_caps:  # empty: too old to say
+            raise UserError(
+                f"this BuildKit cannot run spec tests (no {CAP_SOLVE_EVALUATE} capability); "
+                "set the build arg DALEC_SKIP_TESTS=1 to build without them"
+            )
+        for name, definition in result.tests:
+            try:
+                self.bridge.solve(gw.SolveRequest(
+                    Definition=definition, allowResultReturn=True, allowResultArrayRef=True, Evaluate=True
+                ))
+            except grpc.RpcError as exc:
+                detail = (exc.details() if hasattr(exc, "details") else None) or str(exc)
+                code = exc.code() if hasattr(exc, "code") else None
+                raise SpecTestFailed(f"test {json.dumps(name)} failed: {detail}", code.value[0] if code else 2) from None
 
     # ------------------------------------------------------------------ subrequests
     def subrequest(self, fo: FrontendOptions) -> gw.Result:
