@@ -9,7 +9,7 @@ from .. import llb
 from . import caches, deb
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
-from .sources import SourceEnv, mount_source, sources_tree
+from .sources import SourceEnv, source_mount, sources_tree
 
 BUILD_DIR = "/build"
 PKG_OUT_DIR = "/tmp/dalec/out"
@@ -159,7 +159,7 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
         steps=[(s.command, dict(s.env or {})) for s in steps],
     )
     step_mounts = tuple(
-        llb.Mount.bind(m.dest, mount_source(f"step{i}-mount{j}", m.spec, env), readonly=True)
+        source_mount(m.dest, f"step{i}-mount{j}", m.spec, env)
         for i, s in enumerate(steps)
         for j, m in enumerate(s.mounts or ())
     )

@@ -125,7 +125,7 @@ def _image(name: str, src, env: SourceEnv) -> llb.State:
     cmd = img.cmd
     if cmd is not None:
         base_mounts = tuple(
-            llb.Mount.bind(m.dest, mount_source(f"{name}-mount{i}", m.spec, env), readonly=True)
+            source_mount(m.dest, f"{name}-mount{i}", m.spec, env)
             for i, m in enumerate(cmd.mounts or ())
         )
         for k, v in sorted((cmd.env or {}).items()):
@@ -141,9 +141,11 @@ def _image(name: str, src, env: SourceEnv) -> llb.State:
     return _filter(st, name, src)
 
 
-def mount_source(label: str, src, env: SourceEnv) -> llb.State:
-    """A SourceMount's state, shaped so that mounting it at `dest` gives what Dalec gives."""
-    return source_state(label, src, env)
+def source_mount(dest: str, label: str, src, env: SourceEnv) -> llb.Mount:
+    """A read-only mount of a SourceMount: a directory source's content at `dest`, or a file source's file
+    itself at `dest` (its state holds one file called `label`, so the mount selects it)."""
+    selector = "" if is_dir_source(src) else label
+    return llb.Mount.bind(dest, source_state(label, src, env), selector=selector, readonly=True)
 
 
 def sources_tree(spec_sources: Mapping[str, object], env: SourceEnv) -> llb.State:

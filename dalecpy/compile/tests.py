@@ -26,7 +26,7 @@ from ..spec.models import CheckOutput, FileCheckOutput, TestSpec
 from .debian import DISTROS, Distro, _scripts, install_deps
 from .options import NO_CACHE_TESTS, BuildContext, CompileError, TargetOutput
 from .script import SCRIPT_DIR, dquote, squote
-from .sources import SourceEnv, mount_source
+from .sources import SourceEnv, source_mount
 
 SKIP_TESTS_ARG = "DALEC_SKIP_TESTS"
 SCRIPT_NAME = "test.sh"
@@ -79,7 +79,7 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
         name = t.name or f"test {i}"
         files = script_files(t, name)
         mounts = tuple(
-            llb.Mount.bind(m.dest, mount_source(f"test{i}-mount{j}", m.spec, env), readonly=True)
+            source_mount(m.dest, f"test{i}-mount{j}", m.spec, env)
             for j, m in enumerate(t.mounts or ())
         )
         st = base.run(

@@ -235,3 +235,23 @@ def test_unsupported_source_features_are_positioned_errors(variant, line):
           steps: [{{command: "true"}}]
         """)
     assert str(err.value).startswith(f"spec.yml:{line}:") and "not supported yet" in str(err.value)
+
+
+def test_step_mounts_file_sources_as_the_file_and_dirs_as_the_dir():
+    g = compile_text("""\
+        name: s
+        description: d
+        version: "1"
+        revision: "1"
+        build:
+          steps:
+            - command: cat /etc/app.conf && ls /opt/data
+              mounts:
+                - dest: /etc/app.conf
+                  spec: {inline: {file: {contents: "x=1"}}}
+                - dest: /opt/data
+                  spec: {inline: {dir: {files: {a: {contents: "a"}}}}}
+        """)
+    mounts = {m.dest: m for m in g.named("Build s").exec.mounts}
+    assert mounts["/etc/app.conf"].selector == "step0-mount0" and mounts["/etc/app.conf"].readonly
+    assert mounts["/opt/data"].selector == "" and mounts["/opt/data"].readonly
