@@ -9,6 +9,7 @@ which is byte-identical to Go's output (see shared notes on the BuildKit protoco
 from __future__ import annotations
 
 import hashlib
+from operator import index as _index
 from functools import lru_cache
 
 from dalecpy.platforms import Platform
@@ -24,9 +25,9 @@ _PLATFORM_TAG = b"\x52"
 _EMPTY_CONSTRAINTS = b"\x5a\x00"  # Go always sets Constraints: &pb.WorkerConstraints{}
 
 
-def _varint(n: int) -> bytes:
+def _encode_varint(n: int) -> bytes:
     if n < 0:
-        n += 1 << 64
+        n += 1 << 64  # negative int32/int64: ten-byte two's complement, as protobuf does
     out = bytearray()
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
@@ -35,8 +36,81 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+class _VarintTable(dict):
+    """n -> varint bytes, filled on first use (bounded: lengths and small ints repeat a lot)."""
+
+    def __missing__(self, n: int) -> bytes:
+        b = _encode_varint(n)
+        if len(self) < 16384:
+            self[n] = b
+        return b
+
+
+_VARINTS = _VarintTable((i, bytes((i,))) for i in range(128))
+_varint = _VARINTS.__getitem__
+
+
 def _len_field(tag: bytes, payload: bytes) -> bytes:
     return tag + _varint(len(payload)) + payload
+
+
+# --- proto3 field writers (defaults omitted, as protobuf does for fields without presence) -------
+# `tag` is the already-encoded field key. Callers write fields in field-number order, which is
+# the order both protobuf-go and Python's serializer use inside these messages.
+
+ld = _len_field  # a sub-message (or a oneof / repeated string element: always written)
+
+
+def str_field(tag: bytes, s: str) -> bytes:
+    """A singular string field; omitted when empty."""
+    if not s:
+        return b""
+    b = s.encode()
+    return tag + _varint(len(b)) + b
+
+
+def rep_str(tag: bytes, s: str) -> bytes:
+    """One element of a repeated string field (written even when empty)."""
+    b = s.encode()
+    return tag + _varint(len(b)) + b
+
+
+def int_field(tag: bytes, n: int) -> bytes:
+    """A singular int/enum/bool field with a value we computed ourselves; omitted when 0."""
+    return tag + _varint(n) if n else b""
+
+
+def _check_int(n: int, lo: int, hi: int) -> int:
+    if isinstance(n, bool):
+        raise TypeError(f"Expected an int, got a boolean: {n!r}")
+    if not lo <= n < hi:  # TypeError for non-numbers, as protobuf
+        raise ValueError(f"Value out of range: {n}")
+    return _index(n)  # TypeError for floats, as protobuf
+
+
+def int64_field(tag: bytes, n: int) -> bytes:
+    """A user-supplied int64; range-checked like protobuf's setter."""
+    n = _check_int(n, -(1 << 63), 1 << 63)
+    return tag + _varint(n) if n else b""
+
+
+def int32_field(tag: bytes, n: int) -> bytes:
+    n = _check_int(n, -(1 << 31), 1 << 31)
+    return tag + _varint(n) if n else b""
+
+
+def uint32_field(tag: bytes, n: int) -> bytes:
+    n = _check_int(n, 0, 1 << 32)
+    return tag + _varint(n) if n else b""
+
+
+def uint32_value(tag: bytes, n: int) -> bytes:
+    """A uint32 with presence (a oneof member): written even when 0."""
+    return tag + _varint(_check_int(n, 0, 1 << 32))
+
+
+def bool_field(tag: bytes, b: bool) -> bytes:
+    return tag + b"\x01" if b else b""
 
 
 def digest_of(op_bytes: bytes) -> str:

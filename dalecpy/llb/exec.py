@@ -9,13 +9,14 @@ from typing import Mapping, Sequence
 from dalecpy.platforms import DEFAULT_PLATFORM
 
 from . import _wire
-from . import ops_pb2 as pb
 from ._vertex import MODE_DEFAULT_PATH_CAP, MODE_NO_DEFAULT_PATH_CAP, OpMeta, Vertex, op_meta
 from .state import CacheSharing, NetMode, State, _env_set
 
 # system.DefaultPathEnv("linux"): what Go adds when the daemon lacks exec.meta.setsdefaultpath.
 DEFAULT_UNIX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SETS_DEFAULT_PATH = "exec.meta.setsdefaultpath"
+_NO_INPUT = b"\x08" + _wire._varint(-1)  # Mount.input = -1
+_NO_OUTPUT = b"\x20" + _wire._varint(-1)  # Mount.output = -1
 
 
 class _Kind(enum.Enum):
@@ -153,50 +154,93 @@ class ExecVertex(Vertex):
             env = _env_set(env, "PATH", DEFAULT_UNIX_PATH)
         return [f"{k}={v}" for k, v in env]
 
-    def _body(self, mode: int, mount_inputs: list[int]) -> bytes:
-        pm = []
-        for m, inp in zip(self.mounts, mount_inputs):
-            kw: dict = {"input": inp, "dest": m.dest, "selector": m.selector, "readonly": m.readonly}
-            kw["output"] = self._outputs.get(m.dest, -1) if m.kind is _Kind.BIND else -1
-            if m.kind is _Kind.CACHE:
-                kw["mountType"] = pb.CACHE
-                kw["cacheOpt"] = pb.CacheOpt(ID=m.cache_id, sharing=int(m.sharing))
-            elif m.kind is _Kind.TMPFS:
-                kw["mountType"] = pb.TMPFS
-                kw["TmpfsOpt"] = pb.TmpfsOpt(size=m.size)  # Go always sets TmpfsOpt, even size 0
-            pm.append(pb.Mount(**kw))
-        for m in self.secrets:
-            pm.append(pb.Mount(input=-1, dest=m.dest, mountType=pb.SECRET, secretOpt=pb.SecretOpt(
-                ID=m.secret_id, uid=m.uid, gid=m.gid, mode=m.mode, optional=m.optional)))
-        for m in self.sshs:
-            pm.append(pb.Mount(input=-1, dest=m.dest, mountType=pb.SSH, SSHOpt=pb.SSHOpt(
-                ID=m.secret_id, uid=m.uid, gid=m.gid, mode=m.mode, optional=m.optional)))
-        meta = pb.Meta(args=self.args, env=self._env_for(mode), cwd=self.cwd, user=self.user,
-                       removeMountStubsRecursive=True)  # Go sets it and records no cap
-        return pb.ExecOp(meta=meta, mounts=pm, network=int(self.network)).SerializeToString(deterministic=True)
-
     def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
+        # pb.Op with a pb.ExecOp body, written as wire bytes (what ExecOp.SerializeToString
+        # would give; proto3 defaults omitted): this runs once per op per marshal, so it is
+        # kept free of per-field helper calls.
+        V = _wire._varint
+        outputs = self._outputs
         # Inputs dedupe on (digest, index) like Go's proto.Equal, so equal-but-distinct
         # vertices share one input.
         inputs: list[tuple[str, int]] = []
-        mount_inputs: list[int] = []
+        mounts = []
         for m in self.mounts:
+            # Mount: input=1 selector=2 dest=3 output=4 readonly=5 mountType=6 TmpfsOpt=19 cacheOpt=20
             src = m.source
             if src is None or src._vertex is None:
-                mount_inputs.append(-1)
-                continue
-            key = (src._vertex._enc[mode].digest, src._index)
-            try:
-                mount_inputs.append(inputs.index(key))
-            except ValueError:
-                inputs.append(key)
-                mount_inputs.append(len(inputs) - 1)
-        head = b"".join(_wire.input_field(d, i) for d, i in inputs)
-        data = _wire.op_bytes(head, self.platform, _wire.TAG_EXEC, self._body(mode, mount_inputs))
+                b = _NO_INPUT
+            else:
+                key = (src._vertex._enc[mode].digest, src._index)
+                try:
+                    i = inputs.index(key)
+                except ValueError:
+                    i = len(inputs)
+                    inputs.append(key)
+                b = b"\x08" + V(i) if i else b""
+            if m.selector:
+                x = m.selector.encode()
+                b += b"\x12" + V(len(x)) + x
+            if m.dest:
+                x = m.dest.encode()
+                b += b"\x1a" + V(len(x)) + x
+            kind = m.kind
+            if kind is _Kind.BIND:
+                out = outputs.get(m.dest, -1)
+                if out:
+                    b += b"\x20" + V(out)
+                if m.readonly:
+                    b += b"\x28\x01"
+            else:
+                b += _NO_OUTPUT
+                if m.readonly:
+                    b += b"\x28\x01"
+                if kind is _Kind.CACHE:
+                    x = m.cache_id.encode()
+                    opt = (b"\x0a" + V(len(x)) + x if x else b"") + (b"\x10" + V(m.sharing) if m.sharing else b"")
+                    b += b"\x30\x03\xa2\x01" + V(len(opt)) + opt
+                elif kind is _Kind.TMPFS:
+                    # Go always sets TmpfsOpt, even for size 0.
+                    opt = _wire.int64_field(b"\x08", m.size)
+                    b += b"\x30\x04\x9a\x01" + V(len(opt)) + opt
+            mounts.append(b"\x12" + V(len(b)) + b)  # ExecOp.mounts = 2
+        w = _wire
+        for tag, ms in ((b"\x30\x01\xaa\x01", self.secrets), (b"\x30\x02\xb2\x01", self.sshs)):
+            for m in ms:
+                # Mount{input: -1, dest, mountType: SECRET|SSH, secretOpt=21|SSHOpt=22: ID uid gid mode optional}
+                opt = (w.str_field(b"\x0a", m.secret_id) + w.uint32_field(b"\x10", m.uid)
+                       + w.uint32_field(b"\x18", m.gid) + w.uint32_field(b"\x20", m.mode)
+                       + w.bool_field(b"\x28", m.optional))
+                b = _NO_INPUT + w.str_field(b"\x1a", m.dest) + tag + V(len(opt)) + opt
+                mounts.append(b"\x12" + V(len(b)) + b)
+        meta = self._meta(mode)
+        body = b"\x0a" + V(len(meta)) + meta + b"".join(mounts)  # ExecOp.meta = 1
+        if self.network:
+            body += b"\x18" + V(self.network)  # ExecOp.network = 3
+        head = b"".join([_wire.input_field(d, i) for d, i in inputs])
+        data = _wire.op_bytes(head, self.platform, _wire.TAG_EXEC, body)
         caps = self._caps
         if mode == MODE_DEFAULT_PATH_CAP:
             caps = caps | {_SETS_DEFAULT_PATH}
         return data, op_meta(caps, self._custom_name, self._ignore_cache)
+
+    def _meta(self, mode: int) -> bytes:
+        """pb.Meta: args=1 env=2 cwd=3 user=4; removeMountStubsRecursive=11 (Go sets it, no cap)."""
+        V = _wire._varint
+        out = []
+        for a in self.args:
+            x = a.encode()
+            out.append(b"\x0a" + V(len(x)) + x)
+        for e in self._env_for(mode):
+            x = e.encode()
+            out.append(b"\x12" + V(len(x)) + x)
+        if self.cwd:
+            x = self.cwd.encode()
+            out.append(b"\x1a" + V(len(x)) + x)
+        if self.user:
+            x = self.user.encode()
+            out.append(b"\x22" + V(len(x)) + x)
+        out.append(b"\x58\x01")
+        return b"".join(out)
 
     def _describe(self) -> str:
         return " ".join(self.args)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Sequence, Union
 
 from . import _wire
-from . import ops_pb2 as pb
 from ._vertex import OpMeta, Vertex, op_meta
 from .state import State, go_clean, go_join
 
@@ -26,32 +25,37 @@ class ChownOpt:
 Owner = Union[ChownOpt, str, tuple[int, int], None]
 
 _INT_RE = re.compile(r"[+-]?[0-9]+")
+_NO_OUTPUT = b"\x18" + _wire._varint(-1)  # FileAction.output = -1
+_NO_TIMESTAMP_5 = b"\x28" + _wire._varint(-1)  # mkdir/mkfile timestamp = -1
+_NO_TIMESTAMP_11 = b"\x58" + _wire._varint(-1)  # copy timestamp = -1
+_NO_MODE_4 = b"\x20" + _wire._varint(-1)  # copy mode = -1 (keep)
 
 
-def _user_opt(part: int | str, base: int) -> pb.UserOpt:
+def _user_opt(part: int | str, base: int) -> bytes:
+    """pb.UserOpt wire bytes: oneof byName=1 (NamedUserOpt name=1 input=2) | byID=2 (uint32)."""
     if isinstance(part, int):
-        return pb.UserOpt(byID=part)
+        return _wire.uint32_value(b"\x10", part)
     if part == "root":
-        return pb.UserOpt(byID=0)
+        return b"\x10\x00"
     if _INT_RE.fullmatch(part) and -(2**31) <= int(part) < 2**31:
-        return pb.UserOpt(byID=int(part) & 0xFFFFFFFF)
-    return pb.UserOpt(byName=pb.NamedUserOpt(name=part, input=base))
+        return _wire.uint32_value(b"\x10", int(part) & 0xFFFFFFFF)
+    return _wire.ld(b"\x0a", _wire.str_field(b"\x0a", part) + _wire.int_field(b"\x10", base))
 
 
-def _chown(owner: Owner, base: int) -> pb.ChownOpt | None:
+def _chown(owner: Owner, base: int) -> bytes | None:
+    """pb.ChownOpt wire bytes (user=1, group=2), or None when no owner is set."""
     if owner is None:
         return None
     if isinstance(owner, tuple):
         owner = ChownOpt(*owner)
     if isinstance(owner, ChownOpt):
-        co = pb.ChownOpt(user=_user_opt(owner.user, base))
-        if owner.group is not None:
-            co.group.CopyFrom(_user_opt(owner.group, base))
-        return co
-    parts = owner.split(":", 1)
-    co = pb.ChownOpt(user=_user_opt(parts[0], base))
-    if len(parts) == 2:
-        co.group.CopyFrom(_user_opt(parts[1], base))
+        user, group = owner.user, owner.group
+    else:
+        parts = owner.split(":", 1)
+        user, group = parts[0], (parts[1] if len(parts) == 2 else None)
+    co = _wire.ld(b"\x0a", _user_opt(user, base))
+    if group is not None:
+        co += _wire.ld(b"\x12", _user_opt(group, base))
     return co
 
 
@@ -204,36 +208,58 @@ class FileVertex(Vertex):
             second = add_input(a._args["state"]) if a._kind == "copy" else -1
             slots.append((b, second))
         n = len(inputs)
-        pfa = []
+        w = _wire
+        ld, sf, bf = w.ld, w.str_field, w.bool_field
+        parts = []
         parent = self.base.cwd
+        last = len(self.actions) - 1
         for i, (a, (b, second)) in enumerate(zip(self.actions, slots)):
-            kw = {"input": b if i == 0 else n + i - 1, "secondaryInput": second,
-                  "output": 0 if i == len(self.actions) - 1 else -1}
+            # FileAction: input=1 secondaryInput=2 output=3, then the oneof action (always written).
+            head = w.int_field(b"\x08", b if i == 0 else n + i - 1) + w.int_field(b"\x10", second)
+            head += b"" if i == last else _NO_OUTPUT
             x = a._args
-            if a._kind == "mkdir":
-                kw["mkdir"] = pb.FileActionMkDir(path=_normalize(parent, x["path"], False), mode=x["mode"] & 0o777,
-                                                 makeParents=x["parents"], owner=_chown(x["owner"], b), timestamp=-1)
-            elif a._kind == "mkfile":
-                kw["mkfile"] = pb.FileActionMkFile(path=_normalize(parent, x["path"], False), mode=x["mode"] & 0o777,
-                                                   data=x["data"], owner=_chown(x["owner"], b), timestamp=-1)
-            elif a._kind == "rm":
-                kw["rm"] = pb.FileActionRm(path=_normalize(parent, x["path"], False),
-                                           allowNotFound=x["allow_not_found"], allowWildcard=x["allow_wildcard"])
+            kind = a._kind
+            if kind == "mkdir":
+                # FileActionMkDir: path=1 mode=2 makeParents=3 owner=4 timestamp=5
+                owner = _chown(x["owner"], b)
+                body = (sf(b"\x0a", _normalize(parent, x["path"], False)) + w.int_field(b"\x10", x["mode"] & 0o777)
+                        + bf(b"\x18", x["parents"]) + (b"" if owner is None else ld(b"\x22", owner))
+                        + _NO_TIMESTAMP_5)
+                act = ld(b"\x32", body)
+            elif kind == "mkfile":
+                # FileActionMkFile: path=1 mode=2 data=3 owner=4 timestamp=5
+                owner = _chown(x["owner"], b)
+                data = x["data"]
+                body = (sf(b"\x0a", _normalize(parent, x["path"], False)) + w.int_field(b"\x10", x["mode"] & 0o777)
+                        + (ld(b"\x1a", data) if data else b"") + (b"" if owner is None else ld(b"\x22", owner))
+                        + _NO_TIMESTAMP_5)
+                act = ld(b"\x2a", body)
+            elif kind == "rm":
+                # FileActionRm: path=1 allowNotFound=2 allowWildcard=3
+                body = (sf(b"\x0a", _normalize(parent, x["path"], False)) + bf(b"\x10", x["allow_not_found"])
+                        + bf(b"\x18", x["allow_wildcard"]))
+                act = ld(b"\x3a", body)
             else:
                 src = go_clean(x["src"])
                 if not posixpath.isabs(src):
                     src = go_join(x["state"].cwd, src)
                 else:
                     src = go_join("/", src)
-                kw["copy"] = pb.FileActionCopy(
-                    src=src, dest=_normalize(parent, x["dest"], True), owner=_chown(x["owner"], b),
-                    include_patterns=x["include_patterns"], exclude_patterns=x["exclude_patterns"],
-                    allowWildcard=x["allow_wildcard"], allowEmptyWildcard=x["allow_empty_wildcard"],
-                    followSymlink=x["follow_symlinks"], dirCopyContents=x["dir_copy_contents"],
-                    createDestPath=x["create_dest_path"], timestamp=-1,
-                    mode=-1 if x["mode"] is None else x["mode"])
-            pfa.append(pb.FileAction(**kw))
-        body_bytes = pb.FileOp(actions=pfa).SerializeToString(deterministic=True)
+                owner = _chown(x["owner"], b)
+                # FileActionCopy: src=1 dest=2 owner=3 mode=4 followSymlink=5 dirCopyContents=6
+                # createDestPath=8 allowWildcard=9 allowEmptyWildcard=10 timestamp=11
+                # include_patterns=12 exclude_patterns=13
+                body = (sf(b"\x0a", src) + sf(b"\x12", _normalize(parent, x["dest"], True))
+                        + (b"" if owner is None else ld(b"\x1a", owner))
+                        + (_NO_MODE_4 if x["mode"] is None else w.int32_field(b"\x20", x["mode"]))
+                        + bf(b"\x28", x["follow_symlinks"]) + bf(b"\x30", x["dir_copy_contents"])
+                        + bf(b"\x40", x["create_dest_path"]) + bf(b"\x48", x["allow_wildcard"])
+                        + bf(b"\x50", x["allow_empty_wildcard"]) + _NO_TIMESTAMP_11
+                        + b"".join([w.rep_str(b"\x62", p) for p in x["include_patterns"]])
+                        + b"".join([w.rep_str(b"\x6a", p) for p in x["exclude_patterns"]]))
+                act = ld(b"\x22", body)
+            parts.append(ld(b"\x12", head + act))  # FileOp.actions = 2
+        body_bytes = b"".join(parts)
         inputs_b = b"".join(_wire.input_field(d, i) for d, i in inputs)
         # BuildKit >= v0.12 (moby/buildkit#3858) leaves Op.platform unset on file ops.
         data = _wire.op_bytes(inputs_b, None, _wire.TAG_FILE, body_bytes)

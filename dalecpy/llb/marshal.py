@@ -105,10 +105,43 @@ def marshal(state: State, *, caps: frozenset[str] | None = None) -> pb.Definitio
         for c in sorted(tcaps - caps):
             raise MissingCapError(c, "the definition")
 
-    md = {
-        d: pb.OpMetadata(ignore_cache=m.ignore_cache, description=dict(m.description),
-                         caps=dict.fromkeys(m.caps, True))
-        for d, m in metas.items()
-    }
-    md[tdigest] = pb.OpMetadata(caps=dict.fromkeys(tcaps, True))
-    return pb.Definition(metadata=md, **{"def": defs})
+    # Built as wire bytes and parsed once: far cheaper than constructing thousands of
+    # pb.OpMetadata messages (the parsed Definition is the same message).
+    varint, meta_bytes = _wire._varint, _meta_bytes
+    parts = [b"\x0a" + varint(len(b)) + b for b in defs]  # def = 1
+    tmeta = OpMeta(frozenset(tcaps))
+    for d, m in (*metas.items(), (tdigest, tmeta)):
+        # metadata = 2: map entry {key = 1: digest, value = 2: OpMetadata}
+        key = d.encode()
+        body = meta_bytes(m)
+        entry = b"\x0a" + varint(len(key)) + key + b"\x12" + varint(len(body)) + body
+        parts.append(b"\x12" + varint(len(entry)) + entry)
+    return pb.Definition.FromString(b"".join(parts))
+
+
+_CAPS_BYTES: dict[frozenset[str], bytes] = {}
+
+
+def _caps_bytes(caps: frozenset[str]) -> bytes:
+    """OpMetadata.caps (= 5) map entries {key = 1: cap, value = 2: true}; cached per cap set."""
+    b = _CAPS_BYTES.get(caps)
+    if b is None:
+        out = []
+        for c in sorted(caps):
+            k = c.encode()
+            entry = b"\x0a" + _wire._varint(len(k)) + k + b"\x10\x01"
+            out.append(b"\x2a" + _wire._varint(len(entry)) + entry)
+        b = b"".join(out)
+        if len(_CAPS_BYTES) < 1024:
+            _CAPS_BYTES[caps] = b
+    return b
+
+
+def _meta_bytes(m: OpMeta) -> bytes:
+    """pb.OpMetadata wire bytes: ignore_cache = 1, description = 2 (map), caps = 5 (map)."""
+    out = b"\x08\x01" if m.ignore_cache else b""
+    for k, v in m.description:
+        kb, vb = k.encode(), v.encode()
+        entry = b"\x0a" + _wire._varint(len(kb)) + kb + b"\x12" + _wire._varint(len(vb)) + vb
+        out += b"\x12" + _wire._varint(len(entry)) + entry
+    return out + _caps_bytes(m.caps)
