@@ -7,38 +7,21 @@ matches a directory matches everything below it; `!pattern` re-includes; the las
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-
-def clean(pattern: str) -> str:
-    p = pattern.strip()
-    if not p:
-        return ""
-    p = posixpath.normpath(p).lstrip("/")
-    return "" if p == "." else p
+from .. import dockerignore
+from ..dockerignore import clean
 
 
 def read_dockerignore(path: str | Path) -> list[str]:
-    """The patterns of a .dockerignore file ([] when it does not exist). Comments (#) and blank lines drop."""
+    """The patterns of a .dockerignore file ([] when it does not exist)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return dockerignore.parse(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return []
-    out = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        neg = line.startswith("!")
-        body = clean(line[1:] if neg else line)
-        if not body:
-            continue
-        out.append(("!" if neg else "") + body)
-    return out
 
 
 @lru_cache(maxsize=1024)

@@ -147,7 +147,7 @@ def _patched_sources(ctx: BuildContext, builder: llb.State, env: SourceEnv) -> l
 def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     """Run the build steps in ONE ExecOp with the caches attached; returns (worker, build dir output)."""
     builder = worker(ctx, distro)
-    env = SourceEnv(ctx.platform, ctx.options.session_id)
+    env = SourceEnv.for_build(ctx)
     tree = _patched_sources(ctx, builder, env)
     build = ctx.spec.build
     ns = caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)

@@ -34,6 +34,7 @@ class CompileOptions:
     `llb_caps` is the daemon's LLB capability set (None: record caps as Go's `Marshal()` does without caps).
     `no_cache` holds no-cache filters (`dalec.pkg`, `dalec.container`, `dalec.tests`) or `*` for all.
     `named_contexts` maps a context name to a `docker-image://` reference (e.g. `dalec-bookworm-worker`).
+    `context_excludes` maps a local context name to its `.dockerignore` patterns (read by the caller).
     """
 
     target: str
@@ -44,6 +45,7 @@ class CompileOptions:
     session_id: str | None = None
     named_contexts: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     no_cache: frozenset[str] = frozenset()
+    context_excludes: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def target_platform(self) -> Platform:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from .. import llb
@@ -20,6 +20,35 @@ class SourceEnv:
 
     platform: Platform
     session_id: str | None = None
+    context_excludes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def for_build(cls, ctx) -> "SourceEnv":
+        o = ctx.options
+        return cls(ctx.platform, o.session_id, o.context_excludes)
+
+
+def context_names(spec) -> set[str]:
+    """Names of every local context the spec reads (sources, and sources mounted into steps and tests)."""
+    from ..spec.models import Source
+
+    names: set[str] = set()
+
+    def walk(obj) -> None:
+        if isinstance(obj, Source) and obj.context is not None:
+            names.add(obj.context.name or DEFAULT_CONTEXT)
+        if isinstance(obj, dict):
+            for v in obj.values():
+                walk(v)
+        elif isinstance(obj, (list, tuple)):
+            for v in obj:
+                walk(v)
+        elif hasattr(obj, "__pydantic_fields__"):
+            for name in type(obj).__pydantic_fields__:
+                walk(getattr(obj, name))
+
+    walk(spec)
+    return names
 
 
 def is_dir_source(src) -> bool:
@@ -32,12 +61,13 @@ def source_state(name: str, src, env: SourceEnv) -> llb.State:
     filtered = bool(src.path or src.includes or src.excludes)
     if src.context is not None:
         ctx = src.context.name or DEFAULT_CONTEXT
+        ignored = tuple(env.context_excludes.get(ctx, ()))  # .dockerignore, as the Dockerfile frontend applies it
         st = llb.local(
             ctx,
             session_id=env.session_id,
             shared_key_hint=ctx,
             include_patterns=() if src.path else tuple(src.includes or ()),
-            exclude_patterns=() if src.path else tuple(src.excludes or ()),
+            exclude_patterns=ignored + (() if src.path else tuple(src.excludes or ())),
             follow_paths=(src.path,) if src.path else (),
             custom_name=f"context {ctx} (source {name})",
         )

@@ -73,7 +73,7 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
     deps = ctx.spec.get_test_deps(ctx.target_key)
     if deps:
         base = install_deps(ctx, distro, base, deps, "test")
-    env = SourceEnv(ctx.platform, ctx.options.session_id)
+    env = SourceEnv.for_build(ctx)
     out_states = []
     for i, t in enumerate(tests):
         name = t.name or f"test {i}"

@@ -103,8 +103,34 @@ class Session:
         data = self.bridge.read_file(ref, fo.filename)
         return data, load_spec(data, fo.filename)
 
+    def context_excludes(self, loaded) -> dict[str, tuple[str, ...]]:
+        """Each local context's `.dockerignore` patterns, read from the client as the Dockerfile frontend does."""
+        import grpc
+
+        from .. import dockerignore, llb
+        from ..compile.sources import context_names
+
+        out = {}
+        for name in sorted(context_names(loaded.spec)):
+            st = llb.local(
+                name,
+                session_id=self.session_id,
+                shared_key_hint=name,
+                follow_paths=(dockerignore.FILENAME,),
+                custom_name=f"[internal] load {dockerignore.FILENAME} of {name}",
+            )
+            ref = solve_ref(self.bridge, llb.marshal(st, caps=self.llb_caps))
+            try:
+                data = self.bridge.read_file(ref, dockerignore.FILENAME)
+            except grpc.RpcError:  # no .dockerignore in that context
+                continue
+            patterns = dockerignore.parse(data.decode("utf-8", "replace"))
+            if patterns:
+                out[name] = tuple(patterns)
+        return out
+
     # ------------------------------------------------------------------ compile
-    def compile_options(self, fo: FrontendOptions, platform):
+    def compile_options(self, fo: FrontendOptions, platform, context_excludes=None):
         from ..compile import CompileOptions
 
         return CompileOptions(
@@ -116,6 +142,7 @@ class Session:
             session_id=self.session_id,
             named_contexts=dict(fo.named_contexts),
             no_cache=fo.no_cache,
+            context_excludes=context_excludes or {},
         )
 
     def image_config(self, result, fo: FrontendOptions) -> dict[str, Any]:
@@ -140,10 +167,11 @@ class Session:
         from ..compile import compile_spec
 
         _, loaded = self.read_spec(fo)
+        excludes = self.context_excludes(loaded)
         platforms = list(fo.platforms) or [self.build_platform]
         built = []
         for plat in platforms:
-            result = compile_spec(loaded, self.compile_options(fo, plat))
+            result = compile_spec(loaded, self.compile_options(fo, plat, excludes))
             ref = solve_ref(self.bridge, result.definition)
             self.run_tests(result)
             config = self.image_config(result, fo)

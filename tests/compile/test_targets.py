@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from dalecpy.compile import TargetError, lookup, visible_routes
@@ -255,3 +257,35 @@ def test_step_mounts_file_sources_as_the_file_and_dirs_as_the_dir():
     mounts = {m.dest: m for m in g.named("Build s").exec.mounts}
     assert mounts["/etc/app.conf"].selector == "step0-mount0" and mounts["/etc/app.conf"].readonly
     assert mounts["/opt/data"].selector == "" and mounts["/opt/data"].readonly
+
+
+def test_dockerignore_patterns_reach_the_local_source():
+    from dalecpy.compile.sources import context_names
+    from dalecpy.dockerignore import parse
+
+    text = """\
+        name: s
+        description: d
+        version: "1"
+        revision: "1"
+        sources:
+          app:
+            context: {}
+            excludes: ["*.tmp"]
+          other:
+            context: {name: assets}
+        build:
+          steps:
+            - command: "true"
+              mounts:
+                - dest: /m
+                  spec: {context: {name: extra}}
+        """
+    patterns = parse("# comment\n\n**/*.key\n!keep.key\n./build/\n/abs\n")
+    assert patterns == ["**/*.key", "!keep.key", "build", "abs"]
+    g = compile_text(text, context_excludes={"context": tuple(patterns)})
+    locals_ = {op.source.identifier: op.source.attrs for op in g.ops.values()
+               if op.WhichOneof("op") == "source" and op.source.identifier.startswith("local://")}
+    assert locals_["local://context"]["local.excludepatterns"] == '["**/*.key","!keep.key","build","abs","*.tmp"]'
+    assert "local.excludepatterns" not in locals_["local://assets"]
+    assert context_names(load_spec(textwrap.dedent(text)).spec) == {"context", "assets", "extra"}
