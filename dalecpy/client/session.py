@@ -97,7 +97,7 @@ class SessionServer:
         self.config = config
         self.id = session_id or new_id()
         self.errors: list[str] = []
-        self._dir = tempfile.mkdtemp(prefix="dalecpy-session-")
+        self._dir = tempfile.mkdtemp(prefix="dalecpy-session-")  # grpc.server binds the socket itself
         self.path = os.path.join(self._dir, "session.sock")
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers=64, thread_name_prefix="session"),

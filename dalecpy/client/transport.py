@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import threading
 from dataclasses import dataclass
 from urllib.parse import urlparse
+
+from .._unixsock import PrivateSocket
 
 MAX_MESSAGE = 16 << 20
 CHANNEL_OPTIONS = [
@@ -158,11 +159,8 @@ class UpgradeRelay:
         self.target = target
         self.upgrade_path = path
         self.headers = list(headers)
-        self._dir = tempfile.mkdtemp(prefix="dalecpy-client-")
-        self.path = os.path.join(self._dir, "relay.sock")
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.path)
-        self._listener.listen(8)
+        self._sock = PrivateSocket("dalecpy-client-", backlog=8)
+        self.path = self._sock.path
         self._closed = False
         self.errors: list[str] = []
         threading.Thread(target=self._accept_loop, name="relay-accept", daemon=True).start()
@@ -170,7 +168,7 @@ class UpgradeRelay:
     def _accept_loop(self) -> None:
         while not self._closed:
             try:
-                conn, _ = self._listener.accept()
+                conn, _ = self._sock.listener.accept()
             except OSError:
                 return
             try:
@@ -183,16 +181,7 @@ class UpgradeRelay:
 
     def close(self) -> None:
         self._closed = True
-        _close(self._listener)
-        for p in (self.path,):
-            try:
-                os.unlink(p)
-            except OSError:
-                pass
-        try:
-            os.rmdir(self._dir)
-        except OSError:
-            pass
+        self._sock.close()
 
 
 class Connection:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import threading
+
+from .._unixsock import PrivateSocket
 
 _CHUNK = 1 << 16
 # BuildKit's gateway server allows 16 MiB messages; allow the same on our side.
@@ -26,11 +27,8 @@ class StdioRelay:
     def __init__(self, read_fd: int, write_fd: int) -> None:
         self.read_fd = read_fd
         self.write_fd = write_fd
-        self._dir = tempfile.mkdtemp(prefix="dalecpy-frontend-")
-        self.path = os.path.join(self._dir, "bridge.sock")
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.path)
-        self._listener.listen(1)
+        self._sock = PrivateSocket("dalecpy-frontend-", "bridge.sock")
+        self.path = self._sock.path
         self._conn: socket.socket | None = None
         self._threads: list[threading.Thread] = []
         self.channel = None
@@ -55,14 +53,8 @@ class StdioRelay:
         return self.channel
 
     def _accept(self) -> None:
-        conn, _ = self._listener.accept()
-        self._listener.close()
-        # Nobody else may connect: the socket file is no longer needed.
-        try:
-            os.unlink(self.path)
-            os.rmdir(self._dir)
-        except OSError:
-            pass
+        conn, _ = self._sock.listener.accept()
+        self._sock.close()  # nobody else may connect: the socket file is no longer needed
         self._conn = conn
         for name, fn in (("relay-in", self._pump_in), ("relay-out", self._pump_out)):
             t = threading.Thread(target=fn, name=name, daemon=True)
@@ -105,20 +97,12 @@ class StdioRelay:
     def close(self) -> None:
         if self.channel is not None:
             self.channel.close()
-        for s in (self._conn, self._listener):
-            if s is not None:
-                try:
-                    s.close()
-                except OSError:
-                    pass
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
-        try:
-            os.rmdir(self._dir)
-        except OSError:
-            pass
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+        self._sock.close()
 
 
 def take_stdio() -> tuple[int, int]:
