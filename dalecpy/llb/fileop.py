@@ -190,77 +190,113 @@ class FileVertex(Vertex):
         return self._walk
 
     def _encode(self, mode: int) -> tuple[bytes, OpMeta]:
+        # pb.Op with a pb.FileOp body, written as wire bytes (what FileOp.SerializeToString
+        # would give; proto3 defaults omitted).
+        V = _wire._varint
         # Inputs dedupe on (digest, index) like Go's proto.Equal; indices then follow from them.
-        inputs: list[tuple[str, int]] = []
-
-        def add_input(st: State) -> int:
-            if st._vertex is None:
-                return -1
-            key = (st._vertex._enc[mode].digest, st._index)
-            if key not in inputs:
-                inputs.append(key)
-            return inputs.index(key)
-
         # Go (marshalState.add): each action registers the base state, then its copy source.
-        slots = []
+        inputs: list[tuple[str, int]] = []
+        base = self.base
+        if base._vertex is None:
+            b = -1
+        else:
+            inputs.append((base._vertex._enc[mode].digest, base._index))
+            b = 0
+        seconds = []
         for a in self.actions:
-            b = add_input(self.base)
-            second = add_input(a._args["state"]) if a._kind == "copy" else -1
-            slots.append((b, second))
+            second = -1
+            if a._kind == "copy":
+                st = a._args["state"]
+                if st._vertex is not None:
+                    key = (st._vertex._enc[mode].digest, st._index)
+                    try:
+                        second = inputs.index(key)
+                    except ValueError:
+                        second = len(inputs)
+                        inputs.append(key)
+            seconds.append(second)
         n = len(inputs)
-        w = _wire
-        ld, sf, bf = w.ld, w.str_field, w.bool_field
         parts = []
-        parent = self.base.cwd
+        parent = base.cwd
         last = len(self.actions) - 1
-        for i, (a, (b, second)) in enumerate(zip(self.actions, slots)):
+        for i, a in enumerate(self.actions):
             # FileAction: input=1 secondaryInput=2 output=3, then the oneof action (always written).
-            head = w.int_field(b"\x08", b if i == 0 else n + i - 1) + w.int_field(b"\x10", second)
-            head += b"" if i == last else _NO_OUTPUT
+            inp = b if i == 0 else n + i - 1
+            second = seconds[i]
+            head = (b"\x08" + V(inp) if inp else b"") + (b"\x10" + V(second) if second else b"")
+            if i != last:
+                head += _NO_OUTPUT
             x = a._args
             kind = a._kind
-            if kind == "mkdir":
-                # FileActionMkDir: path=1 mode=2 makeParents=3 owner=4 timestamp=5
-                owner = _chown(x["owner"], b)
-                body = (sf(b"\x0a", _normalize(parent, x["path"], False)) + w.int_field(b"\x10", x["mode"] & 0o777)
-                        + bf(b"\x18", x["parents"]) + (b"" if owner is None else ld(b"\x22", owner))
-                        + _NO_TIMESTAMP_5)
-                act = ld(b"\x32", body)
-            elif kind == "mkfile":
-                # FileActionMkFile: path=1 mode=2 data=3 owner=4 timestamp=5
-                owner = _chown(x["owner"], b)
-                data = x["data"]
-                body = (sf(b"\x0a", _normalize(parent, x["path"], False)) + w.int_field(b"\x10", x["mode"] & 0o777)
-                        + (ld(b"\x1a", data) if data else b"") + (b"" if owner is None else ld(b"\x22", owner))
-                        + _NO_TIMESTAMP_5)
-                act = ld(b"\x2a", body)
-            elif kind == "rm":
-                # FileActionRm: path=1 allowNotFound=2 allowWildcard=3
-                body = (sf(b"\x0a", _normalize(parent, x["path"], False)) + bf(b"\x10", x["allow_not_found"])
-                        + bf(b"\x18", x["allow_wildcard"]))
-                act = ld(b"\x3a", body)
-            else:
+            if kind == "copy":
                 src = go_clean(x["src"])
-                if not posixpath.isabs(src):
+                if not src.startswith("/"):
                     src = go_join(x["state"].cwd, src)
                 else:
                     src = go_join("/", src)
-                owner = _chown(x["owner"], b)
                 # FileActionCopy: src=1 dest=2 owner=3 mode=4 followSymlink=5 dirCopyContents=6
                 # createDestPath=8 allowWildcard=9 allowEmptyWildcard=10 timestamp=11
                 # include_patterns=12 exclude_patterns=13
-                body = (sf(b"\x0a", src) + sf(b"\x12", _normalize(parent, x["dest"], True))
-                        + (b"" if owner is None else ld(b"\x1a", owner))
-                        + (_NO_MODE_4 if x["mode"] is None else w.int32_field(b"\x20", x["mode"]))
-                        + bf(b"\x28", x["follow_symlinks"]) + bf(b"\x30", x["dir_copy_contents"])
-                        + bf(b"\x40", x["create_dest_path"]) + bf(b"\x48", x["allow_wildcard"])
-                        + bf(b"\x50", x["allow_empty_wildcard"]) + _NO_TIMESTAMP_11
-                        + b"".join([w.rep_str(b"\x62", p) for p in x["include_patterns"]])
-                        + b"".join([w.rep_str(b"\x6a", p) for p in x["exclude_patterns"]]))
-                act = ld(b"\x22", body)
-            parts.append(ld(b"\x12", head + act))  # FileOp.actions = 2
+                src_b = src.encode()
+                dest_b = _normalize(parent, x["dest"], True).encode()
+                body = (b"\x0a" + V(len(src_b)) + src_b if src_b else b"") + (
+                    b"\x12" + V(len(dest_b)) + dest_b if dest_b else b"")
+                owner = _chown(x["owner"], b)
+                if owner is not None:
+                    body += b"\x1a" + V(len(owner)) + owner
+                body += _NO_MODE_4 if x["mode"] is None else _wire.int32_field(b"\x20", x["mode"])
+                if x["follow_symlinks"]:
+                    body += b"\x28\x01"
+                if x["dir_copy_contents"]:
+                    body += b"\x30\x01"
+                if x["create_dest_path"]:
+                    body += b"\x40\x01"
+                if x["allow_wildcard"]:
+                    body += b"\x48\x01"
+                if x["allow_empty_wildcard"]:
+                    body += b"\x50\x01"
+                body += _NO_TIMESTAMP_11
+                for pat in x["include_patterns"]:
+                    pb_ = pat.encode()
+                    body += b"\x62" + V(len(pb_)) + pb_
+                for pat in x["exclude_patterns"]:
+                    pb_ = pat.encode()
+                    body += b"\x6a" + V(len(pb_)) + pb_
+                tag = b"\x22"
+            elif kind == "rm":
+                # FileActionRm: path=1 allowNotFound=2 allowWildcard=3
+                path = _normalize(parent, x["path"], False).encode()
+                body = b"\x0a" + V(len(path)) + path if path else b""
+                if x["allow_not_found"]:
+                    body += b"\x10\x01"
+                if x["allow_wildcard"]:
+                    body += b"\x18\x01"
+                tag = b"\x3a"
+            else:
+                # FileActionMkDir: path=1 mode=2 makeParents=3 owner=4 timestamp=5
+                # FileActionMkFile: path=1 mode=2 data=3 owner=4 timestamp=5
+                path = _normalize(parent, x["path"], False).encode()
+                body = b"\x0a" + V(len(path)) + path if path else b""
+                fmode = x["mode"] & 0o777
+                if fmode:
+                    body += b"\x10" + V(fmode)
+                if kind == "mkdir":
+                    if x["parents"]:
+                        body += b"\x18\x01"
+                    tag = b"\x32"
+                else:
+                    data = x["data"]
+                    if data:
+                        body += b"\x1a" + V(len(data)) + data
+                    tag = b"\x2a"
+                owner = _chown(x["owner"], b)
+                if owner is not None:
+                    body += b"\x22" + V(len(owner)) + owner
+                body += _NO_TIMESTAMP_5
+            act = head + tag + V(len(body)) + body
+            parts.append(b"\x12" + V(len(act)) + act)  # FileOp.actions = 2
         body_bytes = b"".join(parts)
-        inputs_b = b"".join(_wire.input_field(d, i) for d, i in inputs)
+        inputs_b = b"".join([_wire.input_field(d, i) for d, i in inputs])
         # BuildKit >= v0.12 (moby/buildkit#3858) leaves Op.platform unset on file ops.
         data = _wire.op_bytes(inputs_b, None, _wire.TAG_FILE, body_bytes)
         return data, op_meta(self._caps, self._custom_name, self._ignore_cache)

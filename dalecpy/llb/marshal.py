@@ -27,15 +27,6 @@ class MissingCapError(UserError):
         self.needed_by = needed_by
 
 
-def _ensure_encoded(v: Vertex, mode: int) -> Encoded:
-    enc = v._enc.get(mode)
-    if enc is None:
-        data, meta = v._encode(mode)
-        enc = Encoded(_wire.digest_of(data), data, meta)
-        v._enc[mode] = enc
-    return enc
-
-
 def _merge(a: OpMeta, b: OpMeta) -> OpMeta:
     """Two vertices with one digest share one metadata entry (Go's mergeMetadata)."""
     return OpMeta(a.caps | b.caps, tuple(sorted(dict(a.description + b.description).items())),
@@ -63,13 +54,24 @@ def marshal(state: State, *, caps: frozenset[str] | None = None) -> pb.Definitio
     defs: list[bytes] = []
     metas: dict[str, OpMeta] = {}
     labels: dict[str, Vertex] = {}
-    expanded: set[int] = set()
-    stack: list[tuple[Vertex, bool]] = [(root, False)]
+    # Vertices hash by identity. A vertex popped while in `expanded` is ready (its inputs are
+    # done): a second copy pushed before its expansion always sits below that entry, so it is
+    # popped after `done` has it.
+    expanded: set[Vertex] = set()
+    done: set[Vertex] = set()
+    stack: list[Vertex] = [root]
+    pop, push, digest_of = stack.pop, stack.append, _wire.digest_of
     # Iterative so deep chains do not hit Python's recursion limit.
     while stack:
-        v, ready = stack.pop()
-        if ready:
-            enc = _ensure_encoded(v, mode)
+        v = pop()
+        if v in expanded:
+            if v in done:
+                continue
+            done.add(v)
+            enc = v._enc.get(mode)
+            if enc is None:
+                data, meta = v._encode(mode)
+                enc = v._enc[mode] = Encoded(digest_of(data), data, meta)
             d = enc.digest
             if d in metas:
                 metas[d] = _merge(metas[d], enc.meta)
@@ -78,14 +80,11 @@ def marshal(state: State, *, caps: frozenset[str] | None = None) -> pb.Definitio
                 labels[d] = v
                 defs.append(enc.data)
             continue
-        if id(v) in expanded:
-            continue
-        expanded.add(id(v))
-        stack.append((v, True))
-        ins = v._walk_inputs()
-        for child in reversed(ins):
-            if id(child) not in expanded:
-                stack.append((child, False))
+        expanded.add(v)
+        push(v)
+        for child in reversed(v._walk_inputs()):
+            if child not in expanded:
+                push(child)
 
     head = root._enc[mode].digest
     term = _wire.terminal_op(head, state._index)

@@ -37,6 +37,8 @@ def go_clean(p: str) -> str:
     """Go's path.Clean (posixpath.normpath keeps a leading '//', Go does not)."""
     if not p:
         return "."
+    if p[0] == "/" and "//" not in p and "/." not in p and (p[-1] != "/" or p == "/"):
+        return p  # already clean: absolute, no empty, "." or ".." element, no trailing slash
     out = posixpath.normpath(p)
     if out.startswith("//"):
         out = "/" + out.lstrip("/")
