@@ -1,0 +1,282 @@
+"""Cache benchmarks on the running BuildKit engine (scripts/e2e/provision.sh; engine.env is sourced).
+
+    python bench/caches.py [--work SECONDS] [--go-packages N] [--go-funcs N] [--skip-bazel] [--skip-go]
+
+1. Bazel remote cache (specs/bazel-remote-cache.yml, cache server scripts/e2e/cache-server.sh forwarded with
+   `dalecpy build --socket bazel-default=SOCK`): the build op after `docker builder prune --filter
+   type=exec.cachemount` (the local disk cache is gone, every action comes from the server) vs the cold build
+   that filled the server. Each genrule sleeps --work seconds, standing in for a compiler; a fresh random
+   suffix on it gives new action keys every run. Target: <= 0.5x.
+2. gobuild cache (tests/e2e/data/remote-cache/gobench.yml on a generated multi-package Go program): rebuild
+   after a one-line change in main.go with the gobuild cache vs the same with `gobuild: {disabled: true}`.
+   Target: <= 0.5x.
+
+Times: "wall" is the whole `dalecpy build` process; "step" is the build op's own time from the progress
+output (`#N DONE x.ys` of the `Build <name>` vertex); "bazel" is Bazel's own `Elapsed time`.
+One run each, no averaging. Prints one table; always exits 0 (measurements, not tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE_ENV = Path(os.environ.get("DALECPY_E2E_ENV", "/run/dalecpy-e2e/engine.env"))
+BAZEL_SPEC = ROOT / "specs" / "bazel-remote-cache.yml"
+GO_SPEC = ROOT / "tests" / "e2e" / "data" / "remote-cache" / "gobench.yml"
+SERVER = ROOT / "scripts" / "e2e" / "cache-server.sh"
+TARGET = "bookworm/deb"
+T_RATIO = 0.5
+
+
+def engine_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if ENGINE_ENV.exists():
+        out = subprocess.run(["bash", "-c", 'set -a; . "$1" >/dev/null; env -0', "_", str(ENGINE_ENV)],
+                             capture_output=True, check=True).stdout
+        env = dict(item.decode().split("=", 1) for item in out.split(b"\0") if b"=" in item)
+    env["DOCKER_BUILDKIT"] = "1"
+    return env
+
+
+class Run:
+    def __init__(self, proc: subprocess.CompletedProcess, wall: float, out: Path):
+        self.proc, self.wall, self.out = proc, wall, out
+
+    @property
+    def ok(self) -> bool:
+        return self.proc.returncode == 0
+
+    def step(self, name: str) -> float | None:
+        """The `Build <name> (...)` vertex's DONE time from the plain progress output."""
+        err = self.proc.stderr
+        m = re.search(rf"^#(\d+) Build {re.escape(name)} \(", err, re.M)
+        if not m:
+            return None
+        done = re.findall(rf"^#{m.group(1)} DONE ([\d.]+)s", err, re.M)
+        return float(done[-1]) if done else None
+
+    def doc(self, pkg: str, name: str) -> str:
+        debs = list(self.out.glob("*.deb"))
+        if not debs:
+            return ""
+        x = self.out / "x"
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(x)], check=True)
+        p = x / "usr/share/doc" / pkg / name
+        return p.read_text() if p.exists() else ""
+
+
+def dalecpy_build(env, spec: Path, out: Path, *args: str, context: Path | None = None) -> Run:
+    argv = [sys.executable, "-m", "dalecpy.cli", "build", "--progress", "plain", str(spec)]
+    if context:
+        argv.append(str(context))
+    argv += ["--target", TARGET, "-o", f"type=local,dest={out}", *args]
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=3600)
+    run = Run(proc, time.perf_counter() - t0, out)
+    if not run.ok:
+        print(f"  ! dalecpy build {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
+    return run
+
+
+def prune_cache_mounts(env) -> None:
+    cli = env.get("DOCKER_CLI") or "docker"
+    subprocess.run([cli, "builder", "prune", "-f", "--filter", "type=exec.cachemount"], env=env,
+                   capture_output=True, check=True)
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1f}s"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+# ------------------------------------------------------------------ Bazel remote cache
+
+def bench_bazel(env, tmp: Path, work: float) -> list[tuple]:
+    data, sock = tmp / "cache-data", tmp / "cache.sock"
+    subprocess.run([str(SERVER), "start", str(data), str(sock)], check=True, capture_output=True)
+    rows = []
+    try:
+        w = f"{work:.0f}.{random.randrange(10**5, 10**6)}"
+        print(f"bazel: WORK={w} (4 parallel genrules sleep that long, then a link genrule)")
+        # dependency install layer (bazel-bootstrap, socat) in place first; not measured
+        warm = dalecpy_build(env, BAZEL_SPEC, tmp / "bz-warm", "--build-arg", "WORK=0")
+        print(f"  warm-up (deps layer) {warm.wall:.1f}s")
+        prune_cache_mounts(env)
+        cold = dalecpy_build(env, BAZEL_SPEC, tmp / "bz-cold", "--build-arg", f"WORK={w}",
+                             "--socket", f"bazel-default={sock}", "--no-cache-filter", "dalec.pkg")
+        prune_cache_mounts(env)
+        hit = dalecpy_build(env, BAZEL_SPEC, tmp / "bz-hit", "--build-arg", f"WORK={w}",
+                            "--socket", f"bazel-default={sock}", "--no-cache-filter", "dalec.pkg")
+        stats = {}
+        for name, r in (("cold", cold), ("hit", hit)):
+            s = r.doc("bazel-remote-cache", "remote-cache-stats.txt")
+            log = r.doc("bazel-remote-cache", "bazel.log")
+            m = re.search(r"Elapsed time: ([\d.]+)s", log)
+            stats[name] = (float(m.group(1)) if m else None, " ".join(re.findall(r"INFO: \d+ processes: .*", s)))
+            print(f"  {name}: wall {r.wall:.1f}s, step {fmt(r.step('bazel-remote-cache'))}, "
+                  f"bazel {fmt(stats[name][0])}: {stats[name][1] or 'no summary'}")
+        requests = (sock.parent / "cache.sock.d/access.log").read_text().splitlines()
+        print(f"  server: {len(requests)} requests, "
+              f"{sum(1 for r in requests if r.startswith('PUT'))} PUT, "
+              f"{sum(1 for r in requests if r.startswith('GET') and r.split()[2] == '200')} GET 200")
+        hits_ok = "remote cache hit" in stats["hit"][1]
+        rows += [
+            ("bazel remote hit / cold (wall)", cold.wall, hit.wall, ratio(hit.wall, cold.wall), hits_ok),
+            ("bazel remote hit / cold (step)", cold.step("bazel-remote-cache"), hit.step("bazel-remote-cache"),
+             ratio(hit.step("bazel-remote-cache"), cold.step("bazel-remote-cache")), hits_ok),
+            ("bazel remote hit / cold (bazel)", stats["cold"][0], stats["hit"][0],
+             ratio(stats["hit"][0], stats["cold"][0]), hits_ok),
+        ]
+    finally:
+        subprocess.run([str(SERVER), "stop", str(data), str(sock)], capture_output=True)
+    return rows
+
+
+# ------------------------------------------------------------------ gobuild
+
+def gen_go_program(dest: Path, packages: int, funcs: int, label: str) -> None:
+    """go.mod, main.go (prints `label`) and packages p0..p{packages-1}, each with `funcs` functions."""
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "go.mod").write_text("module example.com/gobench\n\ngo 1.19\n")
+    imports = "\n".join(f'\t"example.com/gobench/p{i}"' for i in range(packages))
+    calls = "\n".join(f"\ttotal += p{i}.Sum(7)" for i in range(packages))
+    (dest / "main.go").write_text(
+        f'package main\n\nimport (\n\t"fmt"\n\n{imports}\n)\n\n'
+        f'const label = "{label}"\n\n'
+        f"func main() {{\n\ttotal := 0\n{calls}\n\tfmt.Println(label, total)\n}}\n")
+    for p in range(packages):
+        d = dest / f"p{p}"
+        d.mkdir(exist_ok=True)
+        parts = [f"// Package p{p} is generated by bench/caches.py.\npackage p{p}\n\nimport (\n"
+                 f'\t"fmt"\n\t"sort"\n\t"strings"\n)\n']
+        for i in range(funcs):
+            parts.append(f"""
+type T{i} struct {{
+	Name  string
+	Vals  []int
+	Index map[string]int
+}}
+
+func (t *T{i}) Add(v int) {{
+	t.Vals = append(t.Vals, v*{i + 1}%{p + 7})
+	if t.Index == nil {{
+		t.Index = map[string]int{{}}
+	}}
+	t.Index[fmt.Sprintf("%s-%d", t.Name, v)] = len(t.Vals)
+}}
+
+func F{i}(x int) int {{
+	t := &T{i}{{Name: strings.Repeat("p{p}f{i}", x%3+1)}}
+	for j := 0; j < x%{i % 5 + 3}+3; j++ {{
+		switch (j + {i}) % 4 {{
+		case 0:
+			t.Add(j * {p + i})
+		case 1:
+			t.Add(j << 2)
+		case 2:
+			t.Add(len(fmt.Sprint(j, t.Name)))
+		default:
+			t.Add(-j)
+		}}
+	}}
+	sort.Ints(t.Vals)
+	s := 0
+	for k, v := range t.Vals {{
+		s += k ^ v
+	}}
+	return s + len(t.Index)
+}}
+""")
+        names = ", ".join(f"F{i}" for i in range(funcs))
+        parts.append(f"\nvar fns = []func(int) int{{{names}}}\n\n"
+                     "// Sum calls every generated function.\nfunc Sum(x int) int {\n\ts := 0\n"
+                     "\tfor _, f := range fns {\n\t\ts += f(x)\n\t}\n\treturn s\n}\n")
+        (d / "gen.go").write_text("".join(parts))
+
+
+def bench_go(env, tmp: Path, packages: int, funcs: int) -> list[tuple]:
+    spec_off = tmp / "gobench-disabled.yml"
+    text = GO_SPEC.read_text()
+    assert "- gobuild: {}" in text
+    spec_off.write_text(text.replace("- gobuild: {}", "- gobuild: {disabled: true}"))
+    run_id = f"{random.randrange(10**9):09d}"
+    print(f"go: {packages} packages x {funcs} generated types+funcs (+ main), run {run_id}")
+    results = {}
+    for variant, spec in (("cache", GO_SPEC), ("disabled", spec_off)):
+        ctx = tmp / f"go-{variant}"
+        gen_go_program(ctx, packages, funcs, f"{run_id}-first")
+        first = dalecpy_build(env, spec, tmp / f"go-{variant}-1", context=ctx)
+        main = ctx / "main.go"
+        main.write_text(main.read_text().replace(f"{run_id}-first", f"{run_id}-second"))  # the one-line change
+        second = dalecpy_build(env, spec, tmp / f"go-{variant}-2", context=ctx)
+        gocache = re.findall(r"GOCACHE=(\S+)", second.proc.stderr)
+        print(f"  {variant}: first build wall {first.wall:.1f}s step {fmt(first.step('dalecpy-gobench'))}; "
+              f"after the one-line change wall {second.wall:.1f}s step {fmt(second.step('dalecpy-gobench'))}"
+              f" (GOCACHE={gocache[-1] if gocache else '?'})")
+        results[variant] = second
+    c, d = results["cache"], results["disabled"]
+    ok = c.ok and d.ok
+    return [
+        ("go rebuild: cache / disabled (wall)", d.wall, c.wall, ratio(c.wall, d.wall), ok),
+        ("go rebuild: cache / disabled (step)", d.step("dalecpy-gobench"), c.step("dalecpy-gobench"),
+         ratio(c.step("dalecpy-gobench"), d.step("dalecpy-gobench")), ok),
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=float, default=8, help="seconds each Bazel genrule sleeps (default 8)")
+    ap.add_argument("--go-packages", type=int, default=8)
+    ap.add_argument("--go-funcs", type=int, default=150)
+    ap.add_argument("--skip-bazel", action="store_true")
+    ap.add_argument("--skip-go", action="store_true")
+    ap.add_argument("--keep", type=Path, help="keep the work files here")
+    args = ap.parse_args()
+
+    env = engine_env()
+    cli = env.get("DOCKER_CLI") or "docker"
+    info = subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True, text=True)
+    if info.returncode != 0:
+        print(f"no BuildKit engine ({info.stderr.strip()[:200]}): run scripts/e2e/provision.sh b")
+        return 0
+    print(f"engine: dockerd {info.stdout.strip()} ({env.get('DOCKER_HOST', 'default socket')}), {os.cpu_count()} CPUs")
+
+    tmp = Path(tempfile.mkdtemp(prefix="dalecpy-bench-caches-"))
+    rows: list[tuple] = []
+    try:
+        if not args.skip_bazel:
+            rows += bench_bazel(env, tmp, args.work)
+        if not args.skip_go:
+            rows += bench_go(env, tmp, args.go_packages, args.go_funcs)
+    finally:
+        if args.keep:
+            shutil.copytree(tmp, args.keep, dirs_exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print()
+    print(f"{'figure':38} {'baseline':>9} {'cached':>9} {'ratio':>7} {'target':>7}  ok")
+    for name, base, cached, r, valid in rows:
+        verdict = "-" if r is None else ("yes" if r <= T_RATIO and valid else "NO")
+        if not valid:
+            verdict += " (cache not used)"
+        print(f"{name:38} {fmt(base):>9} {fmt(cached):>9} {'-' if r is None else f'{r:.2f}x':>7} "
+              f"{f'<={T_RATIO}x':>7}  {verdict}")
+    print("baseline: bazel = cold build that filled the server; go = rebuild with `gobuild: {disabled: true}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
