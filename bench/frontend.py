@@ -1,0 +1,206 @@
+"""Frontend benchmark: a fully cached rebuild through dalecpy's frontend image vs BuildKit's Dockerfile frontend.
+
+    python bench/frontend.py [--runs N]
+
+On the running e2e engine (/run/dalecpy-e2e/engine.env, see scripts/e2e/README.md; else DOCKER_HOST):
+builds specs/hello.yml for bookworm/deb through `dalecpy/frontend:latest` (build it first: the e2e fixture
+or scripts/e2e/ci.sh does), and an equivalent Dockerfile (same base, same scripts, same cache mounts and
+cache IDs, written to a temp dir) through the daemon's built-in Dockerfile frontend. Both are warmed up
+once, then timed N times (default 7) end to end (client wall time, export to a local dir included). Prints
+both medians and the ratio (target <= 1.5), plus the frontend's own time from process start to Return
+against an in-process fake LLBBridge (tests/frontend/fakebridge.py), which is what a cached rebuild adds.
+Always exits 0: these are measurements, not tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SPEC = ROOT / "specs" / "hello.yml"
+TARGET = "bookworm/deb"
+FRONTEND = "dalecpy/frontend:latest"
+ENGINE_ENV = Path(os.environ.get("DALECPY_E2E_ENV", "/run/dalecpy-e2e/engine.env"))
+TARGET_RATIO = 1.5
+
+
+def engine_env() -> tuple[dict[str, str], str, str]:
+    """(env, docker CLI, engine name a|b) for the running engine."""
+    env = dict(os.environ)
+    if ENGINE_ENV.exists():
+        out = subprocess.run(["bash", "-c", 'set -a; . "$1" >/dev/null; env -0', "_", str(ENGINE_ENV)],
+                             capture_output=True, check=True).stdout
+        env = dict(item.decode().split("=", 1) for item in out.split(b"\0") if b"=" in item)
+    env["DOCKER_BUILDKIT"] = "1"
+    cli = env.get("DOCKER_CLI") or shutil.which("docker", path=env.get("PATH")) or "docker"
+    name = env.get("DALECPY_E2E_ENGINE") or (
+        "b" if subprocess.run([cli, "buildx", "version"], env=env, capture_output=True).returncode == 0 else "a")
+    return env, cli, name
+
+
+def rendered_files() -> dict[str, tuple[int, bytes]]:
+    """Every file dalecpy's LLB for hello.yml creates (sources, build.sh, control, package.sh): path -> (mode, data)."""
+    out = subprocess.run([sys.executable, "-m", "dalecpy.cli", "render", str(SPEC), "--target", TARGET,
+                          "--format", "json"], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    files = {}
+    for line in out.splitlines():
+        op = json.loads(line).get("Op", {}).get("Op", {})
+        for action in op.get("file", {}).get("actions", []):
+            mk = action["Action"].get("mkfile")
+            if mk:
+                files[mk["path"]] = (mk["mode"], base64.b64decode(mk.get("data", "")))
+    return files
+
+
+def cache_mounts() -> list[str]:
+    """The spec's cache mounts as Dockerfile `--mount` flags (same IDs, targets and sharing)."""
+    out = subprocess.run([sys.executable, "-m", "dalecpy.cli", "caches", str(SPEC), "--target", TARGET],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    flags = []
+    for line in out.splitlines()[1:]:
+        kind, sharing, dest, cid = line.split(None, 3)
+        if kind == "dir":
+            flags.append(f"--mount=type=cache,id={cid},target={dest},sharing={sharing}")
+    return flags
+
+
+def write_dockerfile(ctx: Path) -> None:
+    """The same build as dalecpy's LLB for hello.yml, as a Dockerfile for the built-in frontend."""
+    for path, (mode, data) in rendered_files().items():
+        dest = ctx / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        dest.chmod(mode)
+    mounts = " \\\n    ".join(cache_mounts())
+    (ctx / "Dockerfile").write_text(f"""\
+FROM debian:bookworm AS base
+
+FROM scratch AS scripts
+COPY build.sh /
+
+FROM base AS build
+COPY src /build/src
+WORKDIR /build
+ENV DEBIAN_FRONTEND=noninteractive
+RUN --mount=type=bind,from=scripts,target=/tmp/dalec/internal \\
+    {mounts} \\
+    /tmp/dalec/internal/build.sh
+
+FROM scratch AS pkgscripts
+COPY control package.sh /
+
+FROM base AS pkg
+ENV DEBIAN_FRONTEND=noninteractive
+RUN --mount=type=bind,from=build,source=/build,target=/build \\
+    --mount=type=bind,from=pkgscripts,target=/tmp/dalec/internal \\
+    mkdir -p /tmp/dalec/out && /tmp/dalec/internal/package.sh
+
+FROM scratch
+COPY --from=pkg /tmp/dalec/out/ /
+""")
+
+
+def build_argv(cli: str, engine: str, dockerfile: Path, ctx: Path, out: Path) -> list[str]:
+    base = [cli, "buildx", "build"] if engine != "a" else [cli, "build"]
+    return [*base, "--progress=plain", "-f", str(dockerfile), "-o", f"type=local,dest={out}", str(ctx)]
+
+
+def time_builds(label: str, argv_for, env, runs: int, tmp: Path) -> list[float]:
+    times = []
+    for i in range(runs + 1):  # run 0 warms up (and must be what makes every later run fully cached)
+        out = tmp / f"{label}-{i}"
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv_for(out), env=env, capture_output=True, text=True, cwd=tmp)
+        dt = time.perf_counter() - t0
+        if proc.returncode != 0:
+            print(f"{label}: build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            return []
+        if i and " CACHED" not in proc.stderr:
+            print(f"{label}: run {i} was not cached")
+        if i:
+            times.append(dt)
+        if not list(out.glob("*.deb")):
+            print(f"{label}: no .deb exported in run {i}")
+    return times
+
+
+def frontend_own_time(runs: int) -> list[float]:
+    """`dalecpy frontend` as a process against the fake LLBBridge: spawn to Return, in seconds."""
+    try:
+        from tests.frontend.fakebridge import run_subprocess
+    except ImportError as exc:  # tests not shipped: skip this figure
+        print(f"frontend own time: skipped ({exc})")
+        return []
+    argv = [sys.executable, "-c", "import sys; from dalecpy.cli import main; sys.argv[1:] = ['frontend']; main()"]
+    files = {"spec.yml": SPEC.read_bytes()}
+    out = []
+    for _ in range(runs):
+        fb, elapsed, rc, err = run_subprocess(argv, files, {"filename": "spec.yml", "target": TARGET})
+        if rc != 0 or fb.returned is None or fb.returned.HasField("error"):
+            print(f"frontend own time: run failed (rc {rc}): {err.decode()[-500:]}")
+            return []
+        out.append(elapsed)
+    return out
+
+
+def fmt(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.3f}s (min {min(xs):.3f}, max {max(xs):.3f}, n={len(xs)})" if xs else "n/a"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    runs = max(5, args.runs)
+    env, cli, engine = engine_env()
+    info = subprocess.run([cli, "version", "-f", "{{.Server.Version}}"], env=env, capture_output=True, text=True)
+    if info.returncode != 0:
+        print(f"no engine answers ({info.stderr.strip()[:200]}): run scripts/e2e/provision.sh b")
+        return 0
+    if subprocess.run([cli, "image", "inspect", FRONTEND], env=env, capture_output=True).returncode != 0:
+        print(f"{FRONTEND} is not in engine {engine}'s image store: build frontend.Dockerfile first")
+        return 0
+    print(f"engine {engine}: dockerd {info.stdout.strip()}; {SPEC.relative_to(ROOT)} {TARGET}; "
+          f"{runs} timed runs each after one warm-up")
+    with tempfile.TemporaryDirectory(prefix="dalecpy-bench-") as d:
+        tmp = Path(d)
+        ctx = tmp / "dockerfile-ctx"
+        ctx.mkdir()
+        write_dockerfile(ctx)
+        spec_ctx = tmp / "spec-ctx"  # the spec needs no context files: keep what the client sends minimal
+        spec_ctx.mkdir()
+        shutil.copy(SPEC, spec_ctx / "hello.yml")
+        ours = time_builds("dalecpy frontend", lambda o: build_argv(cli, engine, spec_ctx / "hello.yml", spec_ctx, o)
+                           + ["--target", TARGET], env, runs, tmp)
+        theirs = time_builds("dockerfile frontend", lambda o: build_argv(cli, engine, ctx / "Dockerfile", ctx, o),
+                             env, runs, tmp)
+    own = frontend_own_time(runs)
+    print(f"  cached rebuild, dalecpy frontend image:     {fmt(ours)}")
+    print(f"  cached rebuild, built-in Dockerfile frontend: {fmt(theirs)}")
+    if ours and theirs:
+        ratio = statistics.median(ours) / statistics.median(theirs)
+        verdict = "ok" if ratio <= TARGET_RATIO else "OVER TARGET"
+        print(f"  ratio (dalecpy / Dockerfile): {ratio:.2f}  (target <= {TARGET_RATIO}: {verdict})")
+    print(f"  dalecpy frontend process, start to Return (fake bridge, host python): {fmt(own)}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not fail
+        print(f"benchmark error: {exc!r}")
+        sys.exit(0)

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# dalecpy's end-to-end tests on every engine, one engine at a time (only one dockerd owns docker0).
+#
+#   scripts/e2e/ci.sh [--engines "b a"] [pytest args...]
+#
+# Run as root on Debian bookworm (a fresh machine is fine). For each engine: provision.sh, base-images.sh,
+# build the frontend image (with the host CA as the optional `pipca` secret, see frontend.Dockerfile), then
+# `pytest -m e2e tests/e2e`. Prints a header per engine and a summary with timings; exits non-zero when any
+# engine's provisioning or e2e tests failed. Leaves the last engine running (scripts/e2e/stop.sh stops it).
+#
+# Env: DALECPY_VENV (python venv with dalecpy[test], default .venv, made if missing), DALECPY_E2E_ENGINES
+# (default "b a"), and everything lib.sh reads (E2E_CACHE, E2E_DEBIAN_MIRROR, ...).
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
+need_root
+
+ENGINES=${DALECPY_E2E_ENGINES:-"b a"}
+if [ "${1:-}" = "--engines" ]; then ENGINES=$2; shift 2; fi
+cd "$ROOT"
+
+venv="${DALECPY_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" || die "python3 -m venv failed (apt-get install python3-venv)"
+fi
+if ! "$venv/bin/python" -c 'import dalecpy, pytest, ruamel.yaml' 2>/dev/null; then
+    "$venv/bin/pip" install -q --disable-pip-version-check -e ".[test]" || die "pip install failed"
+fi
+
+HOST_CA=/etc/ssl/certs/ca-certificates.crt
+T_ALL=$(date +%s)
+declare -A RESULT TIMES
+rc_all=0
+
+header() {
+    printf '\n%s\n== %s\n%s\n' "$(printf '=%.0s' {1..100})" "$*" "$(printf '=%.0s' {1..100})"
+}
+
+secs() { echo $(( $(date +%s) - $1 )); }
+
+build_frontend() {  # with engine.env loaded
+    local args=(-f frontend.Dockerfile -t dalecpy/frontend:latest -t dalecpy/frontend:dev)
+    [ -r "$HOST_CA" ] && args+=(--secret "id=pipca,src=$HOST_CA")
+    if [ "$DALECPY_E2E_ENGINE" = a ]; then
+        DOCKER_BUILDKIT=1 "$DOCKER_CLI" build --progress=plain "${args[@]}" .
+    else
+        "$DOCKER_CLI" buildx build --progress=plain --load "${args[@]}" .
+    fi
+}
+
+run_engine() {  # run_engine a|b [pytest args...] -> 0 when everything passed
+    local e=$1 t0 step; shift
+    t0=$(date +%s)
+    step=$(date +%s)
+    "$HERE/provision.sh" "$e" || { RESULT[$e]="provision failed"; return 1; }
+    TIMES[$e]="provision $(secs "$step")s"
+    step=$(date +%s)
+    "$HERE/base-images.sh" || { RESULT[$e]="base images failed"; return 1; }
+    TIMES[$e]+=", base images $(secs "$step")s"
+    # shellcheck disable=SC1090
+    . "$ENGINE_ENV"
+    step=$(date +%s)
+    build_frontend >"$E2E_LOG/frontend-$e.log" 2>&1 \
+        || { tail -n 40 "$E2E_LOG/frontend-$e.log" >&2; RESULT[$e]="frontend image build failed"; return 1; }
+    TIMES[$e]+=", frontend image $(secs "$step")s"
+    log "engine $e: dockerd $DALECPY_E2E_SERVER_VERSION, client $DALECPY_E2E_CLIENT_VERSION, buildx $DALECPY_E2E_BUILDX_VERSION"
+    step=$(date +%s)
+    local prc=0
+    DALECPY_E2E_ENV="$ENGINE_ENV" DALECPY_E2E_REQUIRE=1 "$venv/bin/python" -m pytest -m e2e tests/e2e -p no:cacheprovider \
+        --durations=10 "$@" || prc=$?
+    TIMES[$e]+=", pytest $(secs "$step")s, total $(secs "$t0")s"
+    case $prc in
+        0) RESULT[$e]="passed" ;;
+        5) RESULT[$e]="no tests collected" ;;
+        *) RESULT[$e]="e2e tests FAILED (pytest exit $prc)"; return 1 ;;
+    esac
+}
+
+for e in $ENGINES; do
+    case $e in a|b) ;; *) die "unknown engine $e (a or b)" ;; esac
+    header "e2e on engine $e ($( [ "$e" = a ] && echo 'bookworm docker.io 20.10, BuildKit 0.8, docker build' \
+                                              || echo 'sid dockerd 28.5 + buildx 0.29' ))"
+    run_engine "$e" "$@" || rc_all=1
+    log "engine $e: ${RESULT[$e]} (${TIMES[$e]:-})"
+done
+
+header "e2e summary ($(secs "$T_ALL")s)"
+for e in $ENGINES; do
+    printf '  engine %s: %-40s %s\n' "$e" "${RESULT[$e]:-not run}" "${TIMES[$e]:-}"
+done
+exit $rc_all
