@@ -8,6 +8,10 @@
 # `pytest -m e2e tests/e2e`. Prints a header per engine and a summary with timings; exits non-zero when any
 # engine's provisioning or e2e tests failed. Leaves the last engine running (scripts/e2e/stop.sh stops it).
 #
+# Also installs what some e2e tests need on the host: nginx-light (the Bazel remote-cache server of
+# test_remote_cache.py; its system service is stopped) and buildctl (provision.sh --buildctl: built once
+# from Debian's Go sources, then cached; DALECPY_E2E_BUILDCTL=0 skips it and those tests skip).
+#
 # Env: DALECPY_VENV (python venv with dalecpy[test], default .venv, made if missing), DALECPY_E2E_ENGINES
 # (default "b a"), and everything lib.sh reads (E2E_CACHE, E2E_DEBIAN_MIRROR, ...).
 set -uo pipefail
@@ -28,6 +32,15 @@ fi
 if ! "$venv/bin/python" -c 'import dalecpy, pytest, ruamel.yaml' 2>/dev/null; then
     "$venv/bin/pip" install -q --disable-pip-version-check -e ".[test]" || die "pip install failed"
 fi
+
+if ! dpkg-query -W -f='${Status}\n' nginx-light 2>/dev/null | grep -q '^install ok installed$'; then
+    log "installing nginx-light (remote-cache server for the e2e tests)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; } \
+        || log "WARNING: nginx-light not installed; the remote-cache e2e tests will skip"
+    if [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+fi
+PROVISION_ARGS=()
+[ "${DALECPY_E2E_BUILDCTL:-1}" = 0 ] || PROVISION_ARGS+=(--buildctl)
 
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 T_ALL=$(date +%s)
@@ -54,7 +67,7 @@ run_engine() {  # run_engine a|b [pytest args...] -> 0 when everything passed
     local e=$1 t0 step; shift
     t0=$(date +%s)
     step=$(date +%s)
-    "$HERE/provision.sh" "$e" || { RESULT[$e]="provision failed"; return 1; }
+    "$HERE/provision.sh" "$e" "${PROVISION_ARGS[@]}" || { RESULT[$e]="provision failed"; return 1; }
     TIMES[$e]="provision $(secs "$step")s"
     step=$(date +%s)
     "$HERE/base-images.sh" || { RESULT[$e]="base images failed"; return 1; }
