@@ -1,9 +1,12 @@
-"""Hand-written protobuf envelope for `pb.Op` and the digest helper.
+"""Hand-written protobuf wire encoding for `pb.Op` and the digest helper.
 
 Go's llb (BuildKit >= v0.17, protobuf-go) writes the `Op.op` oneof *after* inputs, platform and
 constraints; Python's deterministic serializer writes fields in number order. We therefore emit
-the envelope fields (1, 10, 11) ourselves and append the oneof body serialized by protobuf,
-which is byte-identical to Go's output (see shared notes on the BuildKit protocol, section 2).
+the envelope fields (1, 10, 11) ourselves and append the oneof body, which is byte-identical to
+Go's output (see shared notes on the BuildKit protocol, section 2). Exec and file op bodies are
+written directly as wire bytes too (fields in number order, proto3 defaults omitted, exactly what
+`SerializeToString(deterministic=True)` gives): building protobuf message objects per op was most
+of the marshal time. Source op bodies are still serialized by protobuf (once, at construction).
 """
 
 from __future__ import annotations
@@ -65,12 +68,6 @@ def str_field(tag: bytes, s: str) -> bytes:
     """A singular string field; omitted when empty."""
     if not s:
         return b""
-    b = s.encode()
-    return tag + _varint(len(b)) + b
-
-
-def rep_str(tag: bytes, s: str) -> bytes:
-    """One element of a repeated string field (written even when empty)."""
     b = s.encode()
     return tag + _varint(len(b)) + b
 
