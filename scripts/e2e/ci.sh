@@ -6,7 +6,8 @@
 # Run as root on Debian bookworm (a fresh machine is fine). For each engine: provision.sh, base-images.sh,
 # build the frontend image (with the host CA as the optional `pipca` secret, see frontend.Dockerfile), then
 # `pytest -m e2e tests/e2e`. Prints a header per engine and a summary with timings; exits non-zero when any
-# engine's provisioning or e2e tests failed. Leaves the last engine running (scripts/e2e/stop.sh stops it).
+# engine's provisioning or e2e tests failed. Each engine's pytest output and JUnit XML go to
+# $E2E_LOG/e2e-<engine>.{log,xml}. Leaves the last engine running (scripts/e2e/stop.sh stops it).
 #
 # Also installs what some e2e tests need on the host: nginx-light (the Bazel remote-cache server of
 # test_remote_cache.py; its system service is stopped) and buildctl (provision.sh --buildctl: built once
@@ -80,14 +81,18 @@ run_engine() {  # run_engine a|b [pytest args...] -> 0 when everything passed
     TIMES[$e]+=", frontend image $(secs "$step")s"
     log "engine $e: dockerd $DALECPY_E2E_SERVER_VERSION, client $DALECPY_E2E_CLIENT_VERSION, buildx $DALECPY_E2E_BUILDX_VERSION"
     step=$(date +%s)
-    local prc=0
+    local prc
     DALECPY_E2E_ENV="$ENGINE_ENV" DALECPY_E2E_REQUIRE=1 "$venv/bin/python" -m pytest -m e2e tests/e2e -p no:cacheprovider \
-        --durations=10 "$@" || prc=$?
+        --durations=10 --junitxml="$E2E_LOG/e2e-$e.xml" "$@" 2>&1 | tee "$E2E_LOG/e2e-$e.log"
+    prc=${PIPESTATUS[0]}
     TIMES[$e]+=", pytest $(secs "$step")s, total $(secs "$t0")s"
+    local counts
+    counts=$(grep -E '(passed|failed|error|skipped|no tests ran).* in [0-9.]+s' "$E2E_LOG/e2e-$e.log" | tail -n1 \
+             | sed -E 's/^=+ ?//; s/ ?=+$//')
     case $prc in
-        0) RESULT[$e]="passed" ;;
+        0) RESULT[$e]="passed: $counts" ;;
         5) RESULT[$e]="no tests collected" ;;
-        *) RESULT[$e]="e2e tests FAILED (pytest exit $prc)"; return 1 ;;
+        *) RESULT[$e]="FAILED (pytest exit $prc): $counts"; return 1 ;;
     esac
 }
 
@@ -101,6 +106,6 @@ done
 
 header "e2e summary ($(secs "$T_ALL")s)"
 for e in $ENGINES; do
-    printf '  engine %s: %-40s %s\n' "$e" "${RESULT[$e]:-not run}" "${TIMES[$e]:-}"
+    printf '  engine %s: %s\n            %s\n' "$e" "${RESULT[$e]:-not run}" "${TIMES[$e]:-}"
 done
 exit $rc_all
