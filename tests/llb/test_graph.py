@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -237,18 +236,13 @@ def test_json_and_dot():
     assert "load context" in llb.definition_to_dot(named)
 
 
-def test_deep_chain_and_speed():
+def test_deep_chain():
     st = llb.image("busybox")
     for i in range(1000):
         if i % 2:
             st = st.run(["step", str(i)], mounts=[llb.Mount.cache("/c", "c")]).root
         else:
             st = st.file(llb.mkfile(f"/f{i}", 0o644, str(i)))
-    t = time.perf_counter()
-    d = llb.marshal(st)
-    first = time.perf_counter() - t
+    d = llb.marshal(st)  # an iterative walk: no recursion limit on deep chains (speed: bench/render.py)
     assert len(defs(d)) == 1002
-    assert first < 0.5  # target well under 0.1 s; loose bound for slow CI machines
-    t = time.perf_counter()
-    llb.marshal(st)
-    assert time.perf_counter() - t < first  # encodings are cached on the immutable vertices
+    assert llb.marshal(st).SerializeToString(deterministic=True) == d.SerializeToString(deterministic=True)
