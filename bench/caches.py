@@ -223,12 +223,16 @@ def bench_go(env, tmp: Path, packages: int, funcs: int) -> list[tuple]:
         main.write_text(main.read_text().replace(f"{run_id}-first", f"{run_id}-second"))  # the one-line change
         second = dalecpy_build(env, spec, tmp / f"go-{variant}-2", context=ctx)
         gocache = re.findall(r"GOCACHE=(\S+)", second.proc.stderr)
+        ran = re.search(rf"{run_id}-second (-?\d+)", second.proc.stderr)  # the rebuilt program's output
+        if not ran:
+            second.proc.returncode = second.proc.returncode or 1
+            print(f"  ! {variant}: the rebuilt program did not print the changed label")
         print(f"  {variant}: first build wall {first.wall:.1f}s step {fmt(first.step('dalecpy-gobench'))}; "
               f"after the one-line change wall {second.wall:.1f}s step {fmt(second.step('dalecpy-gobench'))}"
               f" (GOCACHE={gocache[-1] if gocache else '?'})")
         results[variant] = second
     c, d = results["cache"], results["disabled"]
-    ok = c.ok and d.ok
+    ok = c.ok and d.ok  # both rebuilt programs printed the changed label
     return [
         ("go rebuild: cache / disabled (wall)", d.wall, c.wall, ratio(c.wall, d.wall), ok),
         ("go rebuild: cache / disabled (step)", d.step("dalecpy-gobench"), c.step("dalecpy-gobench"),
@@ -271,7 +275,7 @@ def main() -> int:
     for name, base, cached, r, valid in rows:
         verdict = "-" if r is None else ("yes" if r <= T_RATIO and valid else "NO")
         if not valid:
-            verdict += " (cache not used)"
+            verdict += " (check failed, see above)"
         print(f"{name:38} {fmt(base):>9} {fmt(cached):>9} {'-' if r is None else f'{r:.2f}x':>7} "
               f"{f'<={T_RATIO}x':>7}  {verdict}")
     print("baseline: bazel = cold build that filled the server; go = rebuild with `gobuild: {disabled: true}`")
