@@ -274,6 +274,8 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
         session.close()
         if config.generated_dir:
             shutil.rmtree(config.generated_dir, ignore_errors=True)
+    for warning in dict.fromkeys(session.server.warnings):
+        print(f"warning: {warning}", file=sys.stderr)
     if session.server.errors:
         raise BuildError("; ".join(session.server.errors))
     return BuildResult(dict(resp.ExporterResponse), str(result.platform), target.files if target else 0)

@@ -97,6 +97,9 @@ class SessionServer:
         self.config = config
         self.id = session_id or new_id()
         self.errors: list[str] = []
+        # Not failures: a forwarded socket nobody listens on is the build's business (Bazel falls back to
+        # local work), as with buildctl's raw forwarding. Reported once each after the build.
+        self.warnings: list[str] = []
         self._dir = tempfile.mkdtemp(prefix="dalecpy-session-")  # grpc.server binds the socket itself
         self.path = os.path.join(self._dir, "session.sock")
         self.server = grpc.server(
@@ -175,7 +178,7 @@ class SessionServer:
                         if rx.finished:
                             break
                 except Exception as exc:  # report and stop the response stream
-                    self.errors.append(f"local export: {exc}")
+                    self.errors.append(f"local export: {exc!r}")
                     rx.out.put(Packet(type=filesync.ERR, data=str(exc).encode()))
                 rx.out.put(None)
 
@@ -222,7 +225,7 @@ class SessionServer:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             conn.connect(path)
         except OSError as exc:
-            self.errors.append(f"--socket {sid}={path}: {exc}")
+            self.warnings.append(f"--socket {sid}={path}: {exc}")
             context.abort(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {path}: {exc}")
         yield from forward_bytes(conn, (m.data for m in requests), SSHBytes)
 

@@ -193,9 +193,6 @@ def test_dead_socket(engine, tmp_path):
     assert "INFO: Build completed successfully" in proc.stderr, proc.stderr[-6000:]
     stats = _docs(out)["remote-cache-stats.txt"]
     assert REMOTE_FLAG in stats and SUMMARY_RAN in stats, stats
-    if proc.returncode != 0:
-        last = proc.stderr.strip().splitlines()[-1]
-        assert last.startswith("error: --socket bazel-default=") and "Connection refused" in last, last
-        pytest.xfail("dalecpy/client: the build and its export succeed, but `dalecpy build` exits 1 because "
-                     "session.py records every refused --socket connection as an error and build.py raises "
-                     "them after the Solve (buildctl --ssh ...,raw=true exits 0 here)")
+    # like buildctl's raw forwarding: a refused connection is the build's business, not a client failure
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning: --socket bazel-default=" in proc.stderr and "Connection refused" in proc.stderr
