@@ -13,7 +13,9 @@ EXPECTED = 'equals: "Hello from dalecpy, tester!\\n"'
 
 
 def test_hello_spec_tests_pass_and_a_wrong_expectation_fails(engine, frontend_image, tmp_path):
-    build = ["--target", "bookworm/container", "--no-cache-filter", "dalec.tests"]
+    build = ["--target", "bookworm/container"]
+    if engine.has_buildx:  # docker build 20.10 has no --no-cache-filter; a cached test op still shows its name
+        build += ["--no-cache-filter", "dalec.tests"]
 
     ok = engine.run(engine.build_cmd("-f", str(HELLO), *build, "."))
     assert ok.returncode == 0, ok.stderr[-4000:]
