@@ -228,6 +228,7 @@ class Receiver:
         self.dirs: list[tuple[str, Stat]] = []
         self.stats_done = False
         self.finished = False
+        self.complete = False  # every file received and our FIN sent: the transfer is done
         self.files_written = 0
 
     def _target(self, rel: str) -> str:
@@ -291,6 +292,7 @@ class Receiver:
                 except OSError:
                     pass
             self.dirs.clear()
+            self.complete = True
             self.out.put(Packet(type=FIN))
 
     def outgoing(self) -> Iterator[Packet]:

@@ -177,6 +177,10 @@ class SessionServer:
                         target.files = base + rx.files_written
                         if rx.finished:
                             break
+                except grpc.RpcError:
+                    # The daemon may end the stream once it has our FIN, before its own FIN reaches us.
+                    if not rx.complete:
+                        self.errors.append("local export: the daemon ended the transfer before all files arrived")
                 except Exception as exc:  # report and stop the response stream
                     self.errors.append(f"local export: {exc!r}")
                     rx.out.put(Packet(type=filesync.ERR, data=str(exc).encode()))

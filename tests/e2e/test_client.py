@@ -90,7 +90,9 @@ def test_ctrl_c_cancels_and_daemon_stays_healthy(engine, tmp_path):
         "(cd ctx && find . -type f | sort)", "sleep 300; (cd ctx && find . -type f | sort)"))
     proc = subprocess.Popen([*DALECPY, "build", "--progress", "plain", str(spec), str(DATA / "echo-ctx"),
                              "--target", "bookworm/deb", "--no-cache", "-o", f"type=local,dest={tmp_path / 'o'}"],
-                            env=engine.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=engine.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a background CI shell starts children with SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     seen = ""
     while time.time() < deadline:
