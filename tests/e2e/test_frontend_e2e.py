@@ -43,6 +43,11 @@ def test_example_builds_a_deb(engine, frontend_image, tmp_path, example):
     assert fields["Architecture"] in ("amd64", "all")
     assert re.match(r"^[0-9][^ ]*-[^ ]+$", fields["Version"]), fields
     assert fields.get("Maintainer")
+    # the package installs with dpkg -i in a fresh container, and every program it ships runs
+    script = (f"dpkg -i /pkg/{debs[0].name} && for f in $(dpkg -L {fields['Package']} | grep '^/usr/bin/.'); "
+              'do "$f" > /dev/null || { echo "$f failed"; exit 1; }; done')
+    run = engine.run([engine.cli, "run", "--rm", "-v", f"{debs[0].parent}:/pkg:ro", "debian:bookworm", "sh", "-c", script])
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert subprocess.run(["dpkg-deb", "-I", str(debs[0])], capture_output=True).returncode == 0
 
 
