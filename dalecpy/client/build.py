@@ -157,11 +157,26 @@ def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
         _check_daemon(conn)
         platforms = req.platforms or [None]
         for plat in platforms:
-            results.append(_build_one(req, loaded, conn, context, plat, len(platforms) > 1, log,
-                                      CompileOptions, compile_spec))
+            try:
+                results.append(_build_one(req, loaded, conn, context, plat, len(platforms) > 1, log,
+                                          CompileOptions, compile_spec))
+            except BuildError as exc:
+                raise BuildError(_platform_hint(str(exc), plat)) from None
     finally:
         conn.close()
     return results
+
+
+_MISSING_IMAGE = ("failed to do request", "no match for platform", "does not match the specified platform",
+                  "exec format error")
+
+
+def _platform_hint(message: str, plat) -> str:
+    """Name the platform when the engine cannot provide its base image or run its binaries."""
+    if plat is None or not any(m in message for m in _MISSING_IMAGE):
+        return message
+    return (f"{message}\n(building for {plat}: this engine has no {plat} base image it can use, or cannot run "
+            f"{plat} binaries; load that platform's image, use a named context, or enable emulation with binfmt/qemu)")
 
 
 def _check_daemon(conn: Connection) -> None:

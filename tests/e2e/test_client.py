@@ -121,3 +121,14 @@ def test_unreachable_daemon_is_a_clear_error(engine, tmp_path):
                   "-o", f"type=local,dest={tmp_path / 'o'}", check=False, timeout=120)
     assert proc.returncode == 1
     assert "cannot reach BuildKit" in proc.stderr or "cannot connect" in proc.stderr
+
+
+def test_two_platforms_export_both_or_name_the_platform_it_cannot_build(engine, tmp_path):
+    out = tmp_path / "out"
+    proc = _build(engine, "specs/hello.yml", "--target", "bookworm/deb", "--platform", "linux/amd64",
+                  "--platform", "linux/arm64", "-o", f"type=local,dest={out}", check=False)
+    assert (out / "linux_amd64" / "dalec-hello_1.0.0-1_amd64.deb").exists(), proc.stderr[-3000:]
+    if proc.returncode == 0:
+        assert (out / "linux_arm64" / "dalec-hello_1.0.0-1_arm64.deb").exists()
+    else:  # no arm64 base image or no emulation here: the error says which platform and why
+        assert "building for linux/arm64: this engine has no linux/arm64 base image" in proc.stderr, proc.stderr[-3000:]
