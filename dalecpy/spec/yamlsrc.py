@@ -41,38 +41,30 @@ Path = tuple  # tuple[str | int, ...]
 _TAG = "tag:yaml.org,2002:"
 
 
-class YInt(int):
+class _RawNumber:
+    """A YAML number that remembers its source text; immutable, so a copy is the object itself."""
+
+    __slots__ = ()
+    raw: str
+
+    def __new__(cls, value, raw: str):
+        obj = super().__new__(cls, value)
+        obj.raw = raw
+        return obj
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+class YInt(_RawNumber, int):
     """An int from YAML that remembers its source text (e.g. ``0755``)."""
 
-    raw: str
 
-    def __new__(cls, value: int, raw: str):
-        obj = int.__new__(cls, value)
-        obj.raw = raw
-        return obj
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def __copy__(self):
-        return self
-
-
-class YFloat(float):
+class YFloat(_RawNumber, float):
     """A float from YAML that remembers its source text (e.g. ``1.10``)."""
-
-    raw: str
-
-    def __new__(cls, value: float, raw: str):
-        obj = float.__new__(cls, value)
-        obj.raw = raw
-        return obj
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def __copy__(self):
-        return self
 
 
 def _pos(node) -> tuple[int, int]:
