@@ -30,22 +30,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ENGINE_ENV = Path(os.environ.get("DALECPY_E2E_ENV", "/run/dalecpy-e2e/engine.env"))
+if str(ROOT / "bench") not in sys.path:
+    sys.path.insert(0, str(ROOT / "bench"))
+
+from _engine import engine_environ  # noqa: E402
 BAZEL_SPEC = ROOT / "specs" / "bazel-remote-cache.yml"
 GO_SPEC = ROOT / "tests" / "e2e" / "data" / "remote-cache" / "gobench.yml"
 SERVER = ROOT / "scripts" / "e2e" / "cache-server.sh"
 TARGET = "bookworm/deb"
 T_RATIO = 0.5
-
-
-def engine_env() -> dict[str, str]:
-    env = dict(os.environ)
-    if ENGINE_ENV.exists():
-        out = subprocess.run(["bash", "-c", 'set -a; . "$1" >/dev/null; env -0', "_", str(ENGINE_ENV)],
-                             capture_output=True, check=True).stdout
-        env = dict(item.decode().split("=", 1) for item in out.split(b"\0") if b"=" in item)
-    env["DOCKER_BUILDKIT"] = "1"
-    return env
 
 
 class Run:
@@ -250,7 +243,7 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="keep the work files here")
     args = ap.parse_args()
 
-    env = engine_env()
+    env = engine_environ()
     cli = env.get("DOCKER_CLI") or "docker"
     info = subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True, text=True)
     if info.returncode != 0:

@@ -27,24 +27,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (str(ROOT), str(ROOT / "bench")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from _engine import engine_environ  # noqa: E402
 
 SPEC = ROOT / "specs" / "hello.yml"
 TARGET = "bookworm/deb"
 FRONTEND = "dalecpy/frontend:latest"
-ENGINE_ENV = Path(os.environ.get("DALECPY_E2E_ENV", "/run/dalecpy-e2e/engine.env"))
 TARGET_RATIO = 1.5
 
 
 def engine_env() -> tuple[dict[str, str], str, str]:
     """(env, docker CLI, engine name a|b) for the running engine."""
-    env = dict(os.environ)
-    if ENGINE_ENV.exists():
-        out = subprocess.run(["bash", "-c", 'set -a; . "$1" >/dev/null; env -0', "_", str(ENGINE_ENV)],
-                             capture_output=True, check=True).stdout
-        env = dict(item.decode().split("=", 1) for item in out.split(b"\0") if b"=" in item)
-    env["DOCKER_BUILDKIT"] = "1"
+    env = engine_environ()
     cli = env.get("DOCKER_CLI") or shutil.which("docker", path=env.get("PATH")) or "docker"
     name = env.get("DALECPY_E2E_ENGINE") or (
         "b" if subprocess.run([cli, "buildx", "version"], env=env, capture_output=True).returncode == 0 else "a")
