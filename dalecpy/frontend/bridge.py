@@ -17,9 +17,13 @@ _METHODS = {
 
 
 class Bridge:
-    """One method per RPC we use; each takes the request message and returns the response message."""
+    """One method per RPC we use; each takes the request message and returns the response message.
 
-    def __init__(self, channel) -> None:
+    `metadata` goes with every call: `dalecpy build` runs the frontend in the client and reaches the daemon's
+    LLBBridge forwarder on its control connection, naming the build in `buildkit-controlapi-buildid`."""
+
+    def __init__(self, channel, metadata=()) -> None:
+        self._metadata = tuple(metadata) or None
         self._calls = {
             name: channel.unary_unary(
                 _SERVICE + name,
@@ -30,7 +34,7 @@ class Bridge:
         }
 
     def call(self, name: str, request):
-        return self._calls[name](request)
+        return self._calls[name](request, metadata=self._metadata)
 
     def ping(self) -> gw.PongResponse:
         return self.call("Ping", gw.PingRequest())

@@ -260,12 +260,13 @@ def error_status(exc: BaseException) -> status_pb2.Status | None:
     return None
 
 
-def handle(bridge: Bridge, environ: Mapping[str, str]) -> gw.ReturnRequest:
-    """Do the work and build the ReturnRequest; never raises for a failed build."""
+def handle(bridge: Bridge, environ: Mapping[str, str], opts: Mapping[str, str] | None = None) -> gw.ReturnRequest:
+    """Do the work and build the ReturnRequest; never raises for a failed build. The frontend opts come
+    from `opts` when given (`dalecpy build` runs this in the client), else from BUILDKIT_FRONTEND_OPT_<i>."""
     from .options import opts_from_env
 
     try:
-        fo = FrontendOptions.parse(opts_from_env(environ))
+        fo = FrontendOptions.parse(opts_from_env(environ) if opts is None else opts)
         session = Session(bridge, environ)
         return gw.ReturnRequest(result=session.run(fo))
     except Exception as exc:  # noqa: BLE001 - every failure must reach the daemon as a Return
