@@ -53,8 +53,7 @@ install_buildctl() {
 start_buildkit_proxy() {
     local sock=$1 pidf="$E2E_RUN/buildkit-proxy.pid" listen="$E2E_RUN/buildkit.sock" i
     stop_pidfile "buildkit proxy" "$pidf" 10
-    setsid python3 "$HERE/dockerd-buildkit-proxy.py" "$sock" "$listen" \
-        >>"$E2E_LOG/buildkit-proxy.log" 2>&1 </dev/null &
+    spawn_daemon "$E2E_LOG/buildkit-proxy.log" python3 "$HERE/dockerd-buildkit-proxy.py" "$sock" "$listen"
     echo $! >"$pidf"
     for ((i = 0; i < 20; i++)); do
         "$E2E_OPT/bin/buildctl" --addr "unix://$listen" debug workers >/dev/null 2>&1 && {

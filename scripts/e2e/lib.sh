@@ -32,6 +32,20 @@ log()  { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die()  { log "ERROR: $*"; exit 1; }
 need_root() { [ "$(id -u)" -eq 0 ] || die "run as root"; }
 
+# spawn_daemon LOGFILE CMD...: start CMD detached (own session, stdin /dev/null, output appended to LOGFILE)
+# without the caller's open file descriptors. An inherited descriptor would keep, for instance, a
+# `flock /run/dalecpy-e2e/engine.lock` held for as long as the daemon lives. $! is the daemon's pid.
+spawn_daemon() {
+    local logf=$1; shift
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+        done
+        exec setsid "$@" >>"$logf" 2>&1 </dev/null
+    ) &
+}
+
 # pid_alive PIDFILE -> 0 when the file names a live process
 pid_alive() {
     local f=$1 p

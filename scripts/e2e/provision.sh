@@ -195,8 +195,7 @@ start_dockerd() {  # start_dockerd NAME PIDFILE SOCK LOG CLI PATH ARGS...
     stop_pidfile "$name" "$pidf"
     log "starting $name, log in $logf"
     echo "=== $(date -Is) $*" >>"$logf"
-    # setsid: own session so the daemon outlives this script and its terminal.
-    PATH=$path setsid "$@" >>"$logf" 2>&1 </dev/null &
+    PATH=$path spawn_daemon "$logf" "$@"
     local t1
     t1=$(date +%s)
     wait_docker "$cli" "unix://$sock" 60 "$logf" || die "$name did not come up"
