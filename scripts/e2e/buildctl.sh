@@ -7,49 +7,72 @@
 # sid's golang-*-dev packages. ~380 MB of .debs (cached), ~60 s compile; the binary is cached by version.
 # buildkitd cannot be built this way (about 25 imports are not packaged: azure sdk, go-actions-cache, ...).
 
-BUILDCTL_EXTRA_PKGS=(golang-github-gofrs-flock-dev golang-github-google-shlex-dev golang-github-pkg-profile-dev)
+BUILDCTL_EXTRA_PKGS=(golang-github-gofrs-flock-dev golang-github-google-shlex-dev golang-github-pkg-profile-dev
+                     golang-github-agext-levenshtein-dev golang-github-mitchellh-hashstructure-dev)
 
-# install_buildctl: print the path of a working buildctl (cached), build it when needed.
-install_buildctl() {
-    local debs="$E2E_CACHE/gosrc-debs" bindir="$E2E_CACHE/bin" ver bin tree
-    mkdir -p "$debs" "$bindir"
-    if ! compgen -G "$debs/golang-github-docker-docker-dev_*.deb" >/dev/null; then
-        compgen -G "$SID_APT/lists/*Packages*" >/dev/null || sid_update
-        log "resolving the Go build dependencies of buildctl in $E2E_SID_SUITE"
-        local pkgs
-        pkgs=$(apt-get "${APT_SID[@]}" -o Dir::State::status=/dev/null -s install --no-install-recommends \
-                   golang-go golang-github-docker-docker-dev "${BUILDCTL_EXTRA_PKGS[@]}" \
-               | awk '/^Inst golang-/{print $2}')
-        log "downloading $(echo "$pkgs" | wc -l) golang-* .debs into $debs (one time, ~380 MB)"
-        # shellcheck disable=SC2086
-        (cd "$debs" && apt-get "${APT_SID[@]}" download $pkgs >/dev/null)
-    fi
+# _buildkit_go_debs: the golang-* .debs (toolchain + BuildKit's source and dependencies), downloaded once.
+_buildkit_go_debs() {
+    local debs="$E2E_CACHE/gosrc-debs" p missing=()
+    mkdir -p "$debs"
+    for p in golang-github-docker-docker-dev "${BUILDCTL_EXTRA_PKGS[@]}"; do
+        compgen -G "$debs/${p}_*.deb" >/dev/null || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    compgen -G "$SID_APT/lists/*Packages*" >/dev/null || sid_update
+    log "resolving the Go build dependencies of buildctl in $E2E_SID_SUITE"
+    local pkgs todo=()
+    pkgs=$(apt-get "${APT_SID[@]}" -o Dir::State::status=/dev/null -s install --no-install-recommends \
+               golang-go golang-github-docker-docker-dev "${BUILDCTL_EXTRA_PKGS[@]}" \
+           | awk '/^Inst golang-/{print $2}')
+    for p in $pkgs; do compgen -G "$debs/${p}_*.deb" >/dev/null || todo+=("$p"); done
+    log "downloading ${#todo[@]} golang-* .debs into $debs (one time, ~380 MB)"
+    (cd "$debs" && apt-get "${APT_SID[@]}" download "${todo[@]}" >/dev/null)
+}
+
+# _buildkit_go_build OUT=IMPORT_PATH...: build BuildKit commands offline (GOPATH mode) into cached binaries.
+_buildkit_go_build() {
+    local debs="$E2E_CACHE/gosrc-debs" tree f goroot ver pair out pkg
     ver=$(dpkg-deb -f "$(compgen -G "$debs/golang-github-docker-docker-dev_*.deb" | head -n1)" Version)
-    bin="$bindir/buildctl-$ver"
-    if [ ! -x "$bin" ]; then
-        tree=$(mktemp -d "$E2E_OPT/gosrc.XXXXXX")
-        log "extracting Go toolchain + sources into $tree"
-        local f
-        for f in "$debs"/*.deb; do dpkg-deb -x "$f" "$tree"; done
-        local goroot
-        goroot=$(dirname "$(dirname "$(readlink -f "$tree/usr/bin/go")")")
-        log "go build github.com/moby/buildkit/cmd/buildctl ($("$goroot/bin/go" version | awk '{print $3}'), docker.io source $ver)"
+    tree=$(mktemp -d "$E2E_OPT/gosrc.XXXXXX")
+    log "extracting Go toolchain + sources into $tree"
+    for f in "$debs"/*.deb; do dpkg-deb -x "$f" "$tree"; done
+    # Debian ships hashstructure v2 at its v1 GOPATH path; BuildKit imports .../v2.
+    local hs="$tree/usr/share/gocode/src/github.com/mitchellh/hashstructure"
+    if [ -d "$hs" ] && [ ! -d "$hs/v2" ]; then mkdir "$hs/v2" && cp "$hs"/*.go "$hs/v2/" && rm -f "$hs"/v2/*_test.go; fi
+    goroot=$(dirname "$(dirname "$(readlink -f "$tree/usr/bin/go")")")
+    for pair in "$@"; do
+        out=${pair%%=*} pkg=${pair#*=}
+        log "go build $pkg ($("$goroot/bin/go" version | awk '{print $3}'), docker.io source $ver)"
         (cd "$tree" && env -i HOME="$HOME" PATH="$goroot/bin:/usr/bin:/bin" GOROOT="$goroot" \
             GOPATH="$tree/usr/share/gocode" GO111MODULE=off GOFLAGS= CGO_ENABLED=0 GOPROXY=off \
             GOTOOLCHAIN=local GOCACHE="$E2E_CACHE/gocache" \
-            go build -trimpath -o "$bin.tmp" \
-               -ldflags "-X github.com/moby/buildkit/version.Version=debian-docker.io-$ver" \
-               github.com/moby/buildkit/cmd/buildctl) >&2 || { rm -rf "$tree"; return 1; }
-        mv "$bin.tmp" "$bin"
-        rm -rf "$tree"
-    fi
+            go build -trimpath -o "$out.tmp" \
+               -ldflags "-X github.com/moby/buildkit/version.Version=debian-docker.io-$ver" "$pkg") >&2 \
+            && mv "$out.tmp" "$out" || log "WARNING: go build $pkg failed"
+    done
+    rm -rf "$tree"
+}
+
+# install_buildctl: print the path of a working buildctl (cached), build it when needed. Also builds
+# BuildKit's Dockerfile frontend (cmd/dockerfile-frontend, what `# syntax=docker/dockerfile` images run) for
+# bench/frontend.py: $E2E_CACHE/bin/dockerfile-frontend-<version>.
+install_buildctl() {
+    local bindir="$E2E_CACHE/bin" ver bin dff want=()
+    mkdir -p "$bindir"
+    _buildkit_go_debs || return 1
+    ver=$(dpkg-deb -f "$(compgen -G "$E2E_CACHE/gosrc-debs/golang-github-docker-docker-dev_*.deb" | head -n1)" Version)
+    bin="$bindir/buildctl-$ver" dff="$bindir/dockerfile-frontend-$ver"
+    [ -x "$bin" ] || want+=("$bin=github.com/moby/buildkit/cmd/buildctl")
+    [ -x "$dff" ] || want+=("$dff=github.com/moby/buildkit/frontend/dockerfile/cmd/dockerfile-frontend")
+    [ ${#want[@]} -eq 0 ] || _buildkit_go_build "${want[@]}"
+    [ -x "$bin" ] || return 1
     mkdir -p "$E2E_OPT/bin"
     ln -sfn "$bin" "$E2E_OPT/bin/buildctl"
+    if [ -x "$dff" ]; then ln -sfn "$dff" "$E2E_OPT/bin/dockerfile-frontend"; fi
     "$E2E_OPT/bin/buildctl" --version >&2
     echo "$E2E_OPT/bin/buildctl"
 }
 
-# start_buildkit_proxy DOCKER_SOCK: serve the engine's embedded BuildKit on $E2E_RUN/buildkit.sock
 start_buildkit_proxy() {
     local sock=$1 pidf="$E2E_RUN/buildkit-proxy.pid" listen="$E2E_RUN/buildkit.sock" i
     stop_pidfile "buildkit proxy" "$pidf" 10
