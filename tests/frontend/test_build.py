@@ -187,7 +187,7 @@ def test_return_request_roundtrip_field_numbers():
 
 def test_frontend_process_over_stdio():
     """`dalecpy frontend` as its own process, the bridge on its stdin/stdout as BuildKit runs it."""
-    argv = [sys.executable, "-c", "import sys; from dalecpy.cli import main; sys.argv[1:] = ['frontend']; main()"]
+    argv = [sys.executable, "-c", "import sys; from dalecpy._entry import main; sys.argv[1:] = ['frontend']; main()"]
     fb, elapsed, rc, err = run_subprocess(argv, {"spec.yml": HELLO}, {"filename": "spec.yml", "target": "bookworm/deb"})
     assert rc == 0, err
     assert fb.returned is not None and not fb.returned.HasField("error"), fb.returned
