@@ -1,4 +1,5 @@
-"""dalecpy's own BuildKit client: `dalecpy build` (compile in the client, solve with a session).
+"""dalecpy's own BuildKit client: `dalecpy build` (a gateway build: dalecpy's frontend runs in the client
+over LLBBridge while the daemon solves with our session; or `--frontend-image` for a frontend image).
 
 Its reason to exist: forwarding a raw unix socket (e.g. a Bazel remote cache) into build steps, which
 buildx and the docker CLI cannot do (they only speak the ssh-agent protocol).

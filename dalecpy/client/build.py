@@ -1,16 +1,17 @@
-"""`dalecpy build`: compile a spec in the client and solve it on a BuildKit daemon with a session.
+"""`dalecpy build`: a gateway build on a BuildKit daemon with a session, dalecpy's frontend run in the client.
 
 Flow: connect (buildkitd or dockerd /grpc upgrade) -> start the session server and attach it through
-Control/Session -> compile_spec with our session id -> Control/Solve (Definition, Session, exporter) while
-Control/Status streams progress -> exporter output arrives through the session (local dir, tar file) or
-lands in dockerd's image store ("moby" exporter).
+Control/Session -> Control/Solve with no Definition and no Frontend (the daemon waits for a gateway build
+under the solve's Ref) while Control/Status streams progress -> the frontend logic (dalecpy.frontend.build)
+runs here over LLBBridge on the same connection (gateway.py) and Returns the result with its image config ->
+exporter output arrives through the session (local dir, tar file) or lands in dockerd's image store ("moby").
+With `--frontend-image REF` the daemon runs that frontend image instead (Frontend gateway.v0, source=REF).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -100,6 +101,7 @@ class BuildRequest:
     no_cache_filter: tuple[str, ...] = ()
     addr: str | None = None
     progress: str = "auto"
+    frontend_image: str | None = None  # run this frontend image in the daemon (gateway.v0) instead of ours
 
 
 @dataclass
@@ -109,11 +111,9 @@ class BuildResult:
     files: int = 0
 
 
-def _exporter(addr: Address, out: Output, target: ExportTarget | None, image_config: dict | None,
-              name_default: str) -> tuple[str, dict[str, str]]:
+def _exporter(addr: Address, out: Output, name_default: str) -> tuple[str, dict[str, str]]:
+    """The exporter and its attrs; image configs come from the frontend's result metadata."""
     attrs: dict[str, str] = {}
-    if image_config is not None and out.type in ("docker", "oci", "image", "moby"):
-        attrs["containerimage.config"] = json.dumps(image_config, sort_keys=True)
     if out.type == "local":
         return "local", attrs
     if out.type in ("docker", "moby") and addr.is_docker and not out.attrs.get("dest"):
@@ -132,8 +132,7 @@ def _exporter(addr: Address, out: Output, target: ExportTarget | None, image_con
 
 
 def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
-    """Run the build(s): one Solve per platform (none given: the default platform)."""
-    from ..compile import CompileOptions, compile_spec
+    """Run the build(s): one Solve per platform (none given: the daemon's default platform)."""
     from ..spec import load_spec_file
 
     log = log or sys.stderr
@@ -146,6 +145,8 @@ def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
         if not os.path.exists(path):
             raise BuildError(f"--socket/--ssh {sid}: {path} does not exist")
     loaded = load_spec_file(req.spec)  # SpecError goes to the caller as is
+    if not req.frontend_image:
+        _precheck(req, loaded)
 
     addr = parse_addr(req.addr)
     try:
@@ -154,17 +155,26 @@ def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
         raise BuildError(str(exc)) from None
     results = []
     try:
-        _check_daemon(conn)
+        default_platform = _check_daemon(conn)
         platforms = req.platforms or [None]
         for plat in platforms:
             try:
                 results.append(_build_one(req, loaded, conn, context, plat, len(platforms) > 1, log,
-                                          CompileOptions, compile_spec))
+                                          default_platform))
             except BuildError as exc:
                 raise BuildError(_platform_hint(str(exc), plat)) from None
     finally:
         conn.close()
     return results
+
+
+def _precheck(req: BuildRequest, loaded) -> None:
+    """Compile once here (no daemon needed) so that user errors (unknown target, bad build arg) are one line
+    and exit code 2 before any daemon work; the frontend compiles again with the daemon's capabilities."""
+    from ..compile import CompileOptions, compile_spec
+
+    for plat in req.platforms or [None]:
+        compile_spec(loaded, CompileOptions(target=req.target, platform=plat, build_args=req.build_args))
 
 
 _MISSING_IMAGE = ("failed to do request", "no match for platform", "does not match the specified platform",
@@ -179,23 +189,30 @@ def _platform_hint(message: str, plat) -> str:
             f"{plat} binaries; load that platform's image, use a named context, or enable emulation with binfmt/qemu)")
 
 
-def _check_daemon(conn: Connection) -> None:
+def _check_daemon(conn: Connection) -> str:
+    """ListWorkers (fails clearly when the daemon is not there); returns the first worker platform."""
     from .control_pb2 import ListWorkersRequest, ListWorkersResponse
 
     call = conn.channel.unary_unary("/moby.buildkit.v1.Control/ListWorkers",
                                     request_serializer=ListWorkersRequest.SerializeToString,
                                     response_deserializer=ListWorkersResponse.FromString)
     try:
-        call(ListWorkersRequest(), timeout=20)
+        resp = call(ListWorkersRequest(), timeout=20)
     except grpc.RpcError as exc:
         errs = conn.relay.errors if conn.relay else []
         detail = errs[-1] if errs else f"{exc.code().name}: {exc.details()}"
         raise BuildError(f"cannot reach BuildKit at {conn.addr.display}: {detail}") from None
+    for w in resp.record:
+        for p in w.platforms:
+            if p.OS and p.Architecture:
+                return str(Platform(p.OS, p.Architecture, p.Variant))
+    return "linux/amd64"
 
 
-def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, log: TextIO,
-               CompileOptions, compile_spec) -> BuildResult:
+def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, multi: bool, log: TextIO,
+               default_platform: str = "linux/amd64") -> BuildResult:
     from .control_pb2 import SolveRequest, SolveResponse, StatusRequest, StatusResponse
+    from .gateway import GatewayRun, frontend_opts
 
     out = req.output
     target: ExportTarget | None = None
@@ -210,34 +227,25 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
         else:  # docker tar from a standalone buildkitd: load it into the local docker
             target = ExportTarget("file", writer=_docker_load_writer)
 
+    spec_path = os.path.abspath(req.spec)
     config = SessionConfig(
-        dirs={"context": LocalDir(context, dockerignore=True),
-              "dockerfile": LocalDir(os.path.dirname(os.path.abspath(req.spec)))},
+        dirs={"context": LocalDir(context, dockerignore=True), "dockerfile": LocalDir(os.path.dirname(spec_path))},
         secrets=dict(req.secrets), sockets=dict(req.sockets), export=target,
         name=os.path.basename(os.path.abspath(context)) or "context", shared_key=shared_key(context),
     )
-    session = Session(conn.channel, config)
-    no_cache = frozenset({"*"} if req.no_cache else set(req.no_cache_filter))
-    try:
-        result = compile_spec(loaded, CompileOptions(target=req.target, platform=plat, build_args=req.build_args,
-                                                     llb_caps=None, session_id=session.id, no_cache=no_cache))
-    except Exception:
-        session.close()
-        raise
-    name_default = f"{loaded.spec.name}:{loaded.spec.version or 'latest'}" if hasattr(loaded, "spec") else "dalecpy"
-    exporter, attrs = _exporter(conn.addr, out, target, result.image_config, _image_name(result, name_default))
-
+    opts = frontend_opts(filename=os.path.basename(spec_path), target=req.target,
+                         platform=plat.format() if plat is not None else None, build_args=req.build_args,
+                         no_cache=req.no_cache, no_cache_filter=tuple(req.no_cache_filter))
+    exporter, attrs = _exporter(conn.addr, out, _image_name(loaded))
     ref = new_id()
+    session = Session(conn.channel, config)
     solve_req = SolveRequest(Ref=ref, Session=session.id, ExporterDeprecated=exporter,
                              ExporterAttrsDeprecated=attrs)
-    if exporter in IMAGE_EXPORTERS and result.image_config is not None:
-        # The image exporters take the config from the solve result's metadata (dockerd's "moby" exporter
-        # ignores a containerimage.config exporter attr), and a raw Definition solve has no metadata. So the
-        # built-in dockerfile frontend wraps the definition: `FROM dalec` where named context `dalec` is
-        # `input:dalec` (FrontendInputs) with our config as its input-metadata.
-        _wrap_for_image(solve_req, result.definition, result.image_config, config)
-    else:
-        solve_req.Definition.CopyFrom(result.definition)
+    if req.frontend_image:  # the daemon runs that image as the frontend (what `# syntax=REF` does)
+        solve_req.Frontend = "gateway.v0"
+        solve_req.FrontendAttrs.update(opts)
+        solve_req.FrontendAttrs["source"] = req.frontend_image
+    # else: no Definition, no Frontend, no FrontendAttrs: a gateway build we run here (GatewayRun)
     session.attach()
     printer = _progress_printer(req.progress, log)
     status_call = conn.channel.unary_stream("/moby.buildkit.v1.Control/Status",
@@ -257,6 +265,10 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
                                      request_serializer=SolveRequest.SerializeToString,
                                      response_deserializer=SolveResponse.FromString)
     fut = solve.future(solve_req)
+    gateway = None
+    if not req.frontend_image:
+        gateway = GatewayRun(conn.channel, ref, session.id, opts, solve_done=fut.done).start()
+    gateway_failed_at = None
     try:
         try:
             while True:
@@ -264,7 +276,14 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
                     resp = fut.result(timeout=0.5)
                     break
                 except grpc.FutureTimeoutError:
-                    continue
+                    pass
+                if gateway is not None and gateway.done.is_set() and gateway.error:
+                    # The frontend could not Return: the daemon would wait for ever. Give the Solve a moment
+                    # to fail on its own (its error says more), then stop it, as BuildKit's Go client does.
+                    gateway_failed_at = gateway_failed_at or time.monotonic()
+                    if time.monotonic() - gateway_failed_at > 5:
+                        fut.cancel()
+                        raise BuildError(f"build failed: {gateway.error}")
         except KeyboardInterrupt:
             fut.cancel()
             status_call.cancel()
@@ -287,45 +306,37 @@ def _build_one(req, loaded, conn: Connection, context: str, plat, multi: bool, l
     finally:
         status_call.cancel()
         session.close()
-        if config.generated_dir:
-            shutil.rmtree(config.generated_dir, ignore_errors=True)
     for warning in dict.fromkeys(session.server.warnings):
         print(f"warning: {warning}", file=sys.stderr)
     if session.server.errors:
         raise BuildError("; ".join(session.server.errors))
-    return BuildResult(dict(resp.ExporterResponse), str(result.platform), target.files if target else 0)
+    built_for = str(plat) if plat is not None else _returned_platform(gateway) or default_platform
+    return BuildResult(dict(resp.ExporterResponse), built_for, target.files if target else 0)
 
 
-IMAGE_EXPORTERS = ("moby", "image", "docker", "oci")
-WRAP_INPUT = "dalec"
+def _returned_platform(gateway) -> str | None:
+    """The platform in the image config our frontend returned (single-platform result)."""
+    ret = getattr(gateway, "returned", None)
+    if ret is None or not ret.HasField("result"):
+        return None
+    raw = ret.result.metadata.get("containerimage.config")
+    if not raw:
+        return None
+    try:
+        cfg = json.loads(raw)
+        return str(Platform(cfg["os"], cfg["architecture"], cfg.get("variant", "")))
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
-def _wrap_for_image(solve_req, definition, image_config: dict, config: SessionConfig) -> None:
-    import base64
-    import tempfile
-
-    d = tempfile.mkdtemp(prefix="dalecpy-dockerfile-")
-    with open(os.path.join(d, "Dockerfile"), "w") as f:
-        f.write(f"FROM {WRAP_INPUT}\n")
-    config.dirs["dockerfile"] = LocalDir(d)
-    config.generated_dir = d  # removed after the build
-    cfg = json.dumps(image_config, sort_keys=True).encode()
-    solve_req.Frontend = "dockerfile.v0"
-    solve_req.FrontendAttrs.update({
-        "filename": "Dockerfile",
-        f"context:{WRAP_INPUT}": f"input:{WRAP_INPUT}",
-        f"input-metadata:{WRAP_INPUT}": json.dumps({"containerimage.config": base64.b64encode(cfg).decode()}),
-    })
-    solve_req.FrontendInputs[WRAP_INPUT].CopyFrom(definition)
-
-
-def _image_name(result, default: str) -> str:
-    spec = getattr(result, "spec", None)
+def _image_name(loaded) -> str:
+    """The default image name: the spec's `name:version`."""
+    spec = getattr(loaded, "spec", None)
     name = getattr(spec, "name", None)
     version = getattr(spec, "version", None)
     if name:
         return f"{name}:{version}" if version else name
-    return default
+    return "dalecpy"
 
 
 def _docker_load_writer():

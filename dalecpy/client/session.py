@@ -67,7 +67,6 @@ class SessionConfig:
     export: ExportTarget | None = None
     name: str = "dalecpy"
     shared_key: str = ""
-    generated_dir: str | None = None  # a temporary dir the client created for this session
 
 
 def _metadata(context) -> dict[str, list[str]]:
