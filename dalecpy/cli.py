@@ -175,9 +175,15 @@ def frontend() -> None:
 @click.option("--no-cache-filter", multiple=True, metavar="FILTER")
 @click.option("--addr", default=None, help="unix://, tcp:// (buildkitd) or docker:// (default: BUILDKIT_HOST, else DOCKER_HOST).")
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto", show_default=True)
+@click.option("--frontend-image", metavar="REF", default=None,
+              help="Have the daemon run this frontend image (as `# syntax=REF` does) instead of running "
+                   "dalecpy's frontend in this process.")
 def build(spec, context, target, platforms, build_args, sockets, ssh, secrets, output, no_cache, no_cache_filter,
-          addr, progress) -> None:
-    """Build TARGET of SPEC on a BuildKit daemon (dockerd or buildkitd) with dalecpy's own client."""
+          addr, progress, frontend_image) -> None:
+    """Build TARGET of SPEC on a BuildKit daemon (dockerd or buildkitd) with dalecpy's own client.
+
+    dalecpy's frontend runs in this process as a gateway build (image config, spec tests), unless
+    --frontend-image names a frontend image for the daemon to run."""
     import os
 
     from . import client
@@ -188,7 +194,8 @@ def build(spec, context, target, platforms, build_args, sockets, ssh, secrets, o
         req = client.BuildRequest(
             spec=spec, context=context, target=target, platforms=list(platforms), build_args=build_args,
             sockets=fwd, secrets=client.parse_secrets(secrets), output=client.parse_output(output),
-            no_cache=no_cache, no_cache_filter=tuple(no_cache_filter), addr=addr, progress=progress)
+            no_cache=no_cache, no_cache_filter=tuple(no_cache_filter), addr=addr, progress=progress,
+            frontend_image=frontend_image)
         with _user_errors():
             results = client.build(req)
     except (client.BuildError, client.ConnectError) as exc:
