@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -295,7 +296,7 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, 
             code = exc.code()
             if code == grpc.StatusCode.UNAVAILABLE:
                 raise BuildError(f"lost the BuildKit daemon at {conn.addr.display}: {exc.details()}") from None
-            msg = exc.details() or code.name
+            msg = daemon_message(exc.details() or code.name)
             if "could not be found" in msg and exporter in ("oci", "docker") and conn.addr.is_docker:
                 msg += (" (dockerd only has its tarball exporters with the containerd image store;"
                         " use -o type=docker without dest to load into dockerd, or a standalone buildkitd)")
@@ -312,6 +313,15 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, 
         raise BuildError("; ".join(session.server.errors))
     built_for = str(plat) if plat is not None else _returned_platform(gateway) or default_platform
     return BuildResult(dict(resp.ExporterResponse), built_for, target.files if target else 0)
+
+
+_GRPC_WRAP = re.compile(r"rpc error: code = \w+ desc = ")
+
+
+def daemon_message(msg: str) -> str:
+    """The daemon's error without gRPC's `rpc error: code = X desc = ` wrappers (BuildKit 0.8 passes a
+    gateway Return error on wrapped so)."""
+    return _GRPC_WRAP.sub("", msg)
 
 
 def _returned_platform(gateway) -> str | None:

@@ -164,3 +164,12 @@ def test_frontend_opts():
 def test_buildid_metadata_key():
     # moby/buildkit client/buildid: the forwarder looks the build up under this key
     assert BUILDID_METADATA_KEY == "buildkit-controlapi-buildid"
+
+
+def test_daemon_message_drops_grpc_wrappers():
+    from dalecpy.client.build import daemon_message
+
+    # as BuildKit 0.8 (dockerd 20.10) reports a gateway Return error
+    assert daemon_message('rpc error: code = Unknown desc = test "greets" failed: exit code: 1') == \
+        'test "greets" failed: exit code: 1'
+    assert daemon_message("plain") == "plain"
