@@ -65,12 +65,33 @@ stop_systemd_docker() {
 
 if [ "$ENGINE" = a ]; then
     # docker.io pulls containerd, runc and tini (docker-init) from bookworm.
-    apt_ensure docker.io iptables debootstrap ca-certificates
+    apt_ensure docker.io iptables debootstrap ca-certificates qemu-user-static
 else
     # sid's binaries need glibc >= 2.34 only; sid's runc needs 2.38, so use bookworm's runc.
-    apt_ensure runc tini iptables debootstrap ca-certificates
+    apt_ensure runc tini iptables debootstrap ca-certificates qemu-user-static
 fi
 stop_systemd_docker
+
+# --- 1b. arm64 emulation: qemu-aarch64 in binfmt_misc with the F (fix-binary) flag -----------------
+# F makes the kernel open the interpreter when it is registered, so it runs inside containers and chroots
+# that do not have /usr/libexec/qemu-binfmt. Host-wide (the kernel's table): both engines see it. Debian's
+# qemu-user-static ships the line (flags OPF) in /usr/lib/binfmt.d; without systemd-binfmt nobody loads it.
+ensure_binfmt() {
+    local bm=/proc/sys/fs/binfmt_misc conf=/usr/lib/binfmt.d/qemu-aarch64.conf entry
+    entry=$bm/qemu-aarch64
+    if [ ! -e "$bm/register" ]; then
+        mount -t binfmt_misc binfmt_misc "$bm" || { log "WARNING: cannot mount binfmt_misc: no arm64 emulation"; return 0; }
+    fi
+    [ -r "$conf" ] || { log "WARNING: $conf missing (qemu-user-static): no arm64 emulation"; return 0; }
+    if [ -e "$entry" ] && grep -q '^enabled' "$entry" && grep -q '^flags:.*F' "$entry"; then
+        log "binfmt_misc: qemu-aarch64 registered ($(sed -n 's/^flags: //p' "$entry"))"
+        return 0
+    fi
+    [ -e "$entry" ] && echo -1 >"$entry"     # registered without F (or disabled): replace it
+    grep -v '^#' "$conf" | grep . >"$bm/register" || { log "WARNING: registering qemu-aarch64 failed"; return 0; }
+    log "binfmt_misc: registered qemu-aarch64 ($(sed -n 's/^flags: //p' "$entry"), $(sed -n 's/^interpreter //p' "$entry"))"
+}
+ensure_binfmt
 
 # --- 2. engine B: sid packages, downloaded once into the cache ----------------------------------
 SID_APT="$E2E_CACHE/sid-apt"
@@ -185,6 +206,12 @@ fi
 # --- 4. stop the other engine, start this one ---------------------------------------------------
 start_dockerd() {  # start_dockerd NAME PIDFILE SOCK LOG CLI PATH ARGS...
     local name=$1 pidf=$2 sock=$3 logf=$4 cli=$5 path=$6; shift 6
+    if pid_alive "$pidf" && [ "$RESTART" = 0 ] && [ "$(tr '\0' ' ' <"/proc/$(cat "$pidf")/cmdline")" != "$* " ]; then
+        log "$name runs with other options than this script's: restarting it"
+        log "  running: $(tr '\0' ' ' <"/proc/$(cat "$pidf")/cmdline")"
+        log "  wanted:  $*"
+        stop_pidfile "$name" "$pidf"
+    fi
     if pid_alive "$pidf" && [ "$RESTART" = 0 ]; then
         if wait_docker "$cli" "unix://$sock" 30 "$logf"; then
             log "$name already running (pid $(cat "$pidf"))"
@@ -215,9 +242,12 @@ if [ "$ENGINE" = a ]; then
     ENV_BUILD='docker build'      # with DOCKER_BUILDKIT=1; the 20.10 CLI has BuildKit built in
 else
     stop_pidfile "engine A dockerd" "$A_PIDFILE"
+    # The containerd image store (docker 29's default): buildx's docker driver then builds several platforms
+    # at once and dockerd has the oci/docker tarball exporters. Images of the classic store stay in
+    # $B_DATA/image but are not seen (base-images.sh re-creates them; ci.sh rebuilds the frontend image).
     start_dockerd "engine B dockerd" "$B_PIDFILE" "$B_SOCK" "$E2E_LOG/dockerd-b.log" "$B_CLI" "$B_BIN:$SYS_PATH" \
-        "$B_BIN/dockerd" --storage-driver=overlay2 --data-root "$B_DATA" --exec-root "$B_EXEC" \
-        --pidfile "$B_PIDFILE" -H "unix://$B_SOCK"
+        "$B_BIN/dockerd" --storage-driver=overlayfs --feature containerd-snapshotter=true \
+        --data-root "$B_DATA" --exec-root "$B_EXEC" --pidfile "$B_PIDFILE" -H "unix://$B_SOCK"
     ENV_HOST="unix://$B_SOCK" ENV_CLI="$B_CLI" ENV_BIN="$B_BIN"
     ENV_BUILD='docker buildx build'
 fi
