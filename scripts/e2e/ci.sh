@@ -9,6 +9,10 @@
 # engine's provisioning or e2e tests failed. Each engine's pytest output and JUnit XML go to
 # $E2E_LOG/e2e-<engine>.{log,xml}. Leaves the last engine running (scripts/e2e/stop.sh stops it).
 #
+# Engine b runs with the containerd image store and two-platform (linux/amd64 + linux/arm64) debian images,
+# with qemu-aarch64 registered in binfmt_misc (provision.sh): the first run on a fresh machine debootstraps
+# the arm64 rootfs tarballs through qemu (~3 min for bookworm + trixie, then cached).
+#
 # Also installs what some e2e tests need on the host: nginx-light (the Bazel remote-cache server of
 # test_remote_cache.py; its system service is stopped) and buildctl (provision.sh --buildctl: built once
 # from Debian's Go sources, then cached; DALECPY_E2E_BUILDCTL=0 skips it and those tests skip).
@@ -99,7 +103,7 @@ run_engine() {  # run_engine a|b [pytest args...] -> 0 when everything passed
 for e in $ENGINES; do
     case $e in a|b) ;; *) die "unknown engine $e (a or b)" ;; esac
     header "e2e on engine $e ($( [ "$e" = a ] && echo 'bookworm docker.io 20.10, BuildKit 0.8, docker build' \
-                                              || echo 'sid dockerd 28.5 + buildx 0.29' ))"
+                                              || echo 'sid dockerd 28.5 + buildx 0.29, containerd image store' ))"
     run_engine "$e" "$@" || rc_all=1
     log "engine $e: ${RESULT[$e]} (${TIMES[$e]:-})"
 done
