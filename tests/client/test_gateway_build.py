@@ -173,3 +173,26 @@ def test_daemon_message_drops_grpc_wrappers():
     assert daemon_message('rpc error: code = Unknown desc = test "greets" failed: exit code: 1') == \
         'test "greets" failed: exit code: 1'
     assert daemon_message("plain") == "plain"
+
+
+def test_lost_daemon_during_the_build_is_one_clear_line(daemon_factory):
+    import threading
+    import time as _time
+
+    d = daemon_factory(register_delay=60.0)  # the Solve hangs before the build registers
+    errors = []
+
+    def run():
+        try:
+            _run(d)
+        except BuildError as exc:
+            errors.append(str(exc))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    while not d.solves:
+        _time.sleep(0.05)
+    d.server.stop(None)
+    t.join(30)
+    assert not t.is_alive()
+    assert len(errors) == 1 and errors[0].startswith("lost the BuildKit daemon at unix://"), errors
