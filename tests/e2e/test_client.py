@@ -5,6 +5,7 @@ Skips with the reason when no engine answers (see conftest.engine).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.echo_server import start as start_echo
+from tests.e2e.test_spec_tests import EXPECTED, HELLO
 
 pytestmark = pytest.mark.e2e
 
@@ -74,14 +76,47 @@ def test_missing_socket_is_optional(engine, tmp_path):
 
 
 def test_docker_image_with_config(engine, tmp_path):
-    if engine.name == "a":
-        pytest.skip("engine a (BuildKit 0.8): the image config needs dockerfile.v0 input: contexts (not in 0.8)")
     tag = "dalecpy-client-e2e:hello"
     # dockerd itself (not BUILDKIT_HOST's proxy to its BuildKit API): only dockerd loads images into its store
-    _build(engine, "specs/hello.yml", "--target", "bookworm/container", "-o", f"type=docker,name={tag}",
-           "--addr", "docker://")
+    proc = _build(engine, "specs/hello.yml", "--target", "bookworm/container", "-o", f"type=docker,name={tag}",
+                  "--addr", "docker://")
+    assert "Test greets" in proc.stderr  # the spec's tests ran (in progress output)
+    inspect = engine.run([engine.cli, "image", "inspect", "--format", "{{json .Config}}", tag], check=True)
+    cfg = json.loads(inspect.stdout)
+    assert cfg["Entrypoint"] == ["/usr/bin/dalec-hello"]
+    assert cfg["Cmd"] == ["world"]
+    assert "DALEC_EXAMPLE=hello" in cfg["Env"]
+    assert cfg["Labels"]["org.opencontainers.image.title"] == "dalec-hello"
     run = engine.run([engine.cli, "run", "--rm", tag, "tester"], check=True)
     assert run.stdout == "Hello from dalecpy, tester!\n"
+
+
+def test_failing_spec_test_fails_the_build_naming_the_test(engine, tmp_path):
+    text = HELLO.read_text()
+    assert EXPECTED in text
+    wrong = tmp_path / "hello-wrong.yml"
+    wrong.write_text(text.replace(EXPECTED, 'equals: "Howdy, tester!\\n"'))
+    bad = _build(engine, str(wrong), "--target", "bookworm/container", check=False)
+    assert bad.returncode == 1, bad.stderr[-4000:]
+    assert 'error: build failed: test "greets" failed: ' in bad.stderr, bad.stderr[-4000:]
+    # the test script's own line, from the test op's log
+    assert ('test "greets": step 0 stdout: does not equal "Howdy, tester!\\n" '
+            '(got "Hello from dalecpy, tester!\\n")') in bad.stderr, bad.stderr[-4000:]
+    assert "Traceback" not in bad.stderr
+
+    skipped = _build(engine, str(wrong), "--target", "bookworm/container",
+                     "--build-arg", "DALEC_SKIP_TESTS=1")
+    assert "Test greets" not in skipped.stderr
+
+
+def test_frontend_image_builds_the_deb(engine, frontend_image, tmp_path):
+    out = tmp_path / "out"
+    _build(engine, "specs/hello.yml", "--target", "bookworm/deb", "--frontend-image", frontend_image,
+           "-o", f"type=local,dest={out}")
+    debs = list(out.glob("*.deb"))
+    assert [d.name for d in debs] == ["dalec-hello_1.0.0-1_amd64.deb"]
+    files = _deb_files(debs[0], tmp_path / "x")
+    assert (files / "usr/bin/dalec-hello").exists()
 
 
 def test_ctrl_c_cancels_and_daemon_stays_healthy(engine, tmp_path):
