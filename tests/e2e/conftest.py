@@ -99,3 +99,11 @@ def frontend_image(engine: Engine) -> str:
         args.append("--load")
     engine.run(engine.build_cmd(*args, "."), timeout=1800, check=True)
     return FRONTEND_TAGS[0]
+
+
+@pytest.fixture(scope="session")
+def image_store(engine: Engine) -> str:
+    """"containerd" when dockerd keeps its images in containerd (the containerd-snapshotter feature: multi-platform
+    builds with buildx's docker driver, oci/docker tarball exporters), else "classic"."""
+    proc = engine.run([engine.cli, "info", "--format", "{{json .DriverStatus}}"], timeout=30)
+    return "containerd" if "io.containerd.snapshotter" in proc.stdout else "classic"
