@@ -297,6 +297,8 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, 
             if code == grpc.StatusCode.UNAVAILABLE:
                 raise BuildError(f"lost the BuildKit daemon at {conn.addr.display}: {exc.details()}") from None
             msg = daemon_message(exc.details() or code.name)
+            if printer.exec_format_error and "exec format error" not in msg:
+                msg += " (exec format error)"  # only the step's log says so; _platform_hint names the platform
             if "could not be found" in msg and exporter in ("oci", "docker") and conn.addr.is_docker:
                 msg += (" (dockerd only has its tarball exporters with the containerd image store;"
                         " use -o type=docker without dest to load into dockerd, or a standalone buildkitd)")
@@ -376,6 +378,7 @@ class PlainPrinter:
         self.started: dict[str, float] = {}
         self.done: set[str] = set()
         self.lock = threading.Lock()
+        self.exec_format_error = False  # a step's log said the kernel cannot run its binary (no emulation)
 
     def _n(self, dg: str) -> int:
         if dg not in self.index:
@@ -414,6 +417,7 @@ class PlainPrinter:
             for lg in st.logs:
                 n = self._n(lg.vertex)
                 for text in lg.msg.decode(errors="replace").splitlines():
+                    self.exec_format_error = self.exec_format_error or "exec format error" in text
                     self.line(f"#{n} {text}")
             for w in st.warnings:
                 self.line(f"#{self._n(w.vertex)} WARN: {w.short.decode(errors='replace')}")
