@@ -15,6 +15,7 @@ test, without buildctl (scripts/e2e/provision.sh b --buildctl).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -27,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from dalecpy.compile.caches import BAZEL_CACHE_DIR
 
 from .conftest import ROOT
 
@@ -99,9 +102,33 @@ def _docs(out: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in (dest / "usr/share/doc" / PKG).iterdir()}
 
 
+def _bazel_cache_descriptions() -> list[str]:
+    """How BuildKit describes the Bazel disk-cache mount's record: `cached mount <dest> from exec <args>`, the args
+    being those of the build step that mounts it (read from the rendered LLB), plus ` with id "<cache id>"` in
+    newer BuildKit (dockerd 28.5's) than 0.8's."""
+    out = subprocess.run([*DALECPY, "render", str(SPEC), "-t", "bookworm/deb", "--format", "json"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        ex = json.loads(line).get("Op", {}).get("Op", {}).get("exec")
+        mount = next((m for m in (ex or {}).get("mounts", []) if m.get("dest") == BAZEL_CACHE_DIR), None)
+        if mount:
+            base = f"cached mount {BAZEL_CACHE_DIR} from exec {' '.join(ex['meta']['args'])}"
+            return [base, f'{base} with id "{mount["cacheOpt"]["ID"]}"']
+    raise AssertionError(f"no step of {SPEC.name} mounts {BAZEL_CACHE_DIR}")
+
+
 def _prune_cache_mounts(engine) -> None:
-    """Empty every cache mount on the engine, the Bazel disk cache included."""
-    engine.run([engine.cli, "builder", "prune", "-f", "--filter", "type=exec.cachemount"], check=True)
+    """Empty the Bazel disk cache: only its cache-mount records (docker's description filter is an exact
+    match, one value per prune), so the engine's other caches, e.g. a parallel run's, survive. BuildKit 0.8
+    (engine a) matches no description filter (0 B reclaimed, docker's and buildctl's alike): prune every cache
+    mount there."""
+    if engine.name == "a":
+        engine.run([engine.cli, "builder", "prune", "-f", "--filter", "type=exec.cachemount"], check=True)
+        return
+    for desc in _bazel_cache_descriptions():
+        # quoted: BuildKit parses the filter with containerd's syntax, where a bare value ends at a space
+        engine.run([engine.cli, "builder", "prune", "-f", "--filter", "type=exec.cachemount",
+                    "--filter", f"description={json.dumps(desc)}"], check=True)
 
 
 def _fill(engine, server: CacheServer, out: Path) -> dict[str, str]:
