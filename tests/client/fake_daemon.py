@@ -8,11 +8,8 @@ with "no such job" otherwise (as control/gateway does). The LLBBridge side is te
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 import time
-from concurrent import futures
 
 import grpc
 
@@ -21,6 +18,7 @@ from dalecpy.client import control_pb2_grpc
 from dalecpy.frontend import gateway_pb2_grpc, worker_pb2
 from dalecpy.llb import ops_pb2
 from tests.frontend.fakebridge import FakeBridge
+from tests.unixgrpc import UnixGrpcServer
 
 BUILDID = "buildkit-controlapi-buildid"
 
@@ -82,25 +80,19 @@ class FakeDaemon(control_pb2_grpc.ControlServicer):
         self.solves: list[ctl.SolveRequest] = []
         self.sessions: list[dict[str, list[str]]] = []
         self.bridge = ForwardingBridge(self, files, **bridge_kw)
-        self.dir = tempfile.mkdtemp(prefix="fakedaemon-")
-        self.path = os.path.join(self.dir, "buildkitd.sock")
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-        control_pb2_grpc.add_ControlServicer_to_server(self, self.server)
-        gateway_pb2_grpc.add_LLBBridgeServicer_to_server(self.bridge, self.server)
-        self.server.add_insecure_port("unix:" + self.path)
-        self.server.start()
+        self._srv = UnixGrpcServer("fakedaemon-", [
+            lambda srv: control_pb2_grpc.add_ControlServicer_to_server(self, srv),
+            lambda srv: gateway_pb2_grpc.add_LLBBridgeServicer_to_server(self.bridge, srv),
+        ], max_workers=16)
+        self.server = self._srv.server
+        self.path = self._srv.path
 
     @property
     def addr(self) -> str:
         return "unix://" + self.path
 
     def stop(self) -> None:
-        self.server.stop(None)
-        try:
-            os.unlink(self.path)
-            os.rmdir(self.dir)
-        except OSError:
-            pass
+        self._srv.stop()
 
     # ---- Control ----------------------------------------------------------------------------------------
     def ListWorkers(self, request, context):

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import threading
-from concurrent import futures
 
 import grpc
 
 from dalecpy.frontend import caps_pb2, gateway_pb2 as gw, gateway_pb2_grpc, worker_pb2
 from dalecpy.llb import ops_pb2
+from tests.unixgrpc import UnixGrpcServer
 
 # dockerd 20.10.24 (BuildKit v0.8), as listed in the shared protocol notes.
 V08_LLB_CAPS = """constraints platform meta.description meta.exportcache meta.ignorecache exec.cgroup exec.meta.base
@@ -93,25 +92,12 @@ class FakeBridge(gateway_pb2_grpc.LLBBridgeServicer):
         return gw.ReturnResponse()
 
 
-class Server:
+class Server(UnixGrpcServer):
     """The fake bridge served on a private unix socket."""
 
     def __init__(self, bridge: FakeBridge) -> None:
         self.bridge = bridge
-        self.dir = tempfile.mkdtemp(prefix="fakebridge-")
-        self.path = os.path.join(self.dir, "bk.sock")
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        gateway_pb2_grpc.add_LLBBridgeServicer_to_server(bridge, self.server)
-        self.server.add_insecure_port("unix:" + self.path)
-        self.server.start()
-
-    def stop(self) -> None:
-        self.server.stop(None)
-        try:
-            os.unlink(self.path)
-            os.rmdir(self.dir)
-        except OSError:
-            pass
+        super().__init__("fakebridge-", [lambda srv: gateway_pb2_grpc.add_LLBBridgeServicer_to_server(bridge, srv)])
 
 
 class DaemonSide:
