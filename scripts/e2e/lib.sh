@@ -13,14 +13,14 @@
 # Engine A: bookworm's docker.io, default locations.
 A_SOCK=/var/run/docker.sock
 A_PIDFILE=/var/run/docker.pid
-A_DATA=/var/lib/docker
+A_DATA=${E2E_A_DATA:-/var/lib/docker}
 A_EXEC=/var/run/docker
 A_CLI=/usr/bin/docker            # NOT /usr/local/bin/docker (a static 28.x CLI without buildx on this image)
 
 # Engine B: sid's docker.io/containerd/buildx, own sockets and state so it never clashes with A.
 B_SOCK=/run/docker-sid.sock
 B_PIDFILE=/run/docker-sid.pid
-B_DATA=/var/lib/docker-sid
+B_DATA=${E2E_B_DATA:-/var/lib/docker-sid}
 B_EXEC=/run/docker-sid
 B_ROOT="$E2E_OPT/sid/root"
 B_BIN="$E2E_OPT/sid/bin"
