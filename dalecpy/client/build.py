@@ -133,7 +133,8 @@ def _exporter(addr: Address, out: Output, name_default: str) -> tuple[str, dict[
 
 
 def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
-    """Run the build(s): one Solve per platform (none given: the daemon's default platform)."""
+    """Run the build(s): one Solve per platform for a local export (none given: the daemon's default platform),
+    one multi-platform Solve for an image or tarball."""
     from ..spec import load_spec_file
 
     log = log or sys.stderr
@@ -158,12 +159,19 @@ def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
     try:
         default_platform = _check_daemon(conn)
         platforms = req.platforms or [None]
-        for plat in platforms:
+        if len(platforms) > 1 and req.output.type != "local":
+            # an image or tarball is one multi-platform result (one index), as with buildx
+            groups = [platforms]
+        else:  # a directory per platform: each solved alone, so one that fails leaves the others exported
+            groups = [[p] for p in platforms]
+        for group in groups:
             try:
-                results.append(_build_one(req, loaded, conn, context, plat, len(platforms) > 1, log,
+                results.append(_build_one(req, loaded, conn, context, group, len(platforms) > 1, log,
                                           default_platform))
             except BuildError as exc:
-                raise BuildError(_platform_hint(str(exc), plat)) from None
+                foreign = [p for p in group if p is not None and str(p) != default_platform]
+                raise BuildError(_platform_hint(str(exc), group[0] if len(group) == 1 else
+                                                (foreign[0] if foreign else None))) from None
     finally:
         conn.close()
     return results
@@ -210,8 +218,9 @@ def _check_daemon(conn: Connection) -> str:
     return "linux/amd64"
 
 
-def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, multi: bool, log: TextIO,
+def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plats: list, multi: bool, log: TextIO,
                default_platform: str = "linux/amd64") -> BuildResult:
+    """One Solve for `plats` (several: one multi-platform result; [None]: the daemon's default platform)."""
     from .control_pb2 import SolveRequest, SolveResponse, StatusRequest, StatusResponse
     from .gateway import GatewayRun, frontend_opts
 
@@ -219,6 +228,7 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, 
     target: ExportTarget | None = None
     if out.type == "local":
         dest = out.attrs["dest"]
+        plat = plats[0]
         if multi and plat is not None:
             dest = os.path.join(dest, f"{plat.os}_{plat.architecture}{'_' + plat.variant if plat.variant else ''}")
         target = ExportTarget("dir", dest)
@@ -235,7 +245,8 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, 
         name=os.path.basename(os.path.abspath(context)) or "context", shared_key=shared_key(context),
     )
     opts = frontend_opts(filename=os.path.basename(spec_path), target=req.target,
-                         platform=plat.format() if plat is not None else None, build_args=req.build_args,
+                         platform=",".join(p.format() for p in plats if p is not None) or None,
+                         build_args=req.build_args,
                          no_cache=req.no_cache, no_cache_filter=tuple(req.no_cache_filter))
     exporter, attrs = _exporter(conn.addr, out, _image_name(loaded))
     ref = new_id()
@@ -313,7 +324,7 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plat, 
         print(f"warning: {warning}", file=sys.stderr)
     if session.server.errors:
         raise BuildError("; ".join(session.server.errors))
-    built_for = str(plat) if plat is not None else _returned_platform(gateway) or default_platform
+    built_for = ",".join(str(p) for p in plats if p is not None) or _returned_platform(gateway) or default_platform
     return BuildResult(dict(resp.ExporterResponse), built_for, target.files if target else 0)
 
 

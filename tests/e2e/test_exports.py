@@ -54,11 +54,8 @@ def _need_tarball_exporters(engine, image_store, tmp_path, typ: str) -> None:
     pytest.skip(f"engine {engine.name} ({image_store} image store) has no {typ} tarball exporter")
 
 
-def test_oci_tarball_is_an_oci_layout_with_the_spec_config(engine, image_store, tmp_path):
-    _need_tarball_exporters(engine, image_store, tmp_path, "oci")
-    dest = tmp_path / "hello-oci.tar"
-    proc = _build(engine, "-o", f"type=oci,dest={dest}")
-    assert proc.returncode == 0, proc.stderr[-5000:]
+def _oci_layout(dest: Path) -> tuple[dict, dict[str, bytes]]:
+    """(index.json, blobs by digest) of an OCI layout tarball, every blob's digest checked."""
     with tarfile.open(dest) as tf:
         blobs = {}
         for m in tf.getmembers():
@@ -67,7 +64,15 @@ def test_oci_tarball_is_an_oci_layout_with_the_spec_config(engine, image_store, 
                 assert hashlib.sha256(data).hexdigest() == m.name.rsplit("/", 1)[1], m.name
                 blobs["sha256:" + m.name.rsplit("/", 1)[1]] = data
         assert json.load(tf.extractfile("oci-layout")) == {"imageLayoutVersion": "1.0.0"}
-        index = json.load(tf.extractfile("index.json"))
+        return json.load(tf.extractfile("index.json")), blobs
+
+
+def test_oci_tarball_is_an_oci_layout_with_the_spec_config(engine, image_store, tmp_path):
+    _need_tarball_exporters(engine, image_store, tmp_path, "oci")
+    dest = tmp_path / "hello-oci.tar"
+    proc = _build(engine, "-o", f"type=oci,dest={dest}")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    index, blobs = _oci_layout(dest)
     desc = index["manifests"][0]
     while desc["mediaType"] == OCI_INDEX:  # some exporters nest an index: take its amd64 manifest
         desc = next(d for d in json.loads(blobs[desc["digest"]])["manifests"]
@@ -103,3 +108,24 @@ def test_docker_tarball_has_the_spec_config_and_loads(engine, image_store, tmp_p
         assert ep.stdout.strip() == '["/usr/bin/dalec-hello"]'
     finally:
         engine.run([engine.cli, "rmi", "-f", tag])
+
+
+def test_two_platform_oci_tarball_is_one_index(engine, image_store, tmp_path):
+    """Several --platform with an image output: one multi-platform Solve, one index with a manifest each."""
+    _need_tarball_exporters(engine, image_store, tmp_path, "oci")
+    dest = tmp_path / "hello-2p.tar"
+    proc = _build(engine, "--platform", "linux/amd64", "--platform", "linux/arm64", "-o", f"type=oci,dest={dest}")
+    if proc.returncode != 0 and "building for linux/arm64" in proc.stderr:
+        pytest.skip("engine cannot build linux/arm64 (no arm64 base image or emulation)")
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    index, blobs = _oci_layout(dest)
+    descs = index["manifests"]
+    if len(descs) == 1 and descs[0]["mediaType"] == OCI_INDEX:  # the image index inside the layout's index
+        descs = json.loads(blobs[descs[0]["digest"]])["manifests"]
+    by_arch = {d["platform"]["architecture"]: d for d in descs if d.get("platform", {}).get("os") == "linux"}
+    assert set(by_arch) >= {"amd64", "arm64"}, descs
+    for arch in ("amd64", "arm64"):
+        manifest = json.loads(blobs[by_arch[arch]["digest"]])
+        cfg = json.loads(blobs[manifest["config"]["digest"]])
+        assert cfg["architecture"] == arch, cfg
+        assert cfg["config"]["Entrypoint"] == ["/usr/bin/dalec-hello"], cfg["config"]
