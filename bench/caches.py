@@ -32,10 +32,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "bench") not in sys.path:
-    sys.path.insert(0, str(ROOT / "bench"))
+for _p in (str(ROOT), str(ROOT / "bench")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 from _engine import engine_environ  # noqa: E402
+from tests.e2e.rerun import rerun_copy  # noqa: E402
 BAZEL_SPEC = ROOT / "specs" / "bazel-remote-cache.yml"
 GO_SPEC = ROOT / "tests" / "e2e" / "data" / "remote-cache" / "gobench.yml"
 SERVER = ROOT / "scripts" / "e2e" / "cache-server.sh"
@@ -99,17 +101,6 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 # ------------------------------------------------------------------ Bazel remote cache
 
-def rerun_copy(tmp: Path) -> Path:
-    """A copy of the Bazel example whose build step must run again (one more env var, a fresh RUN_ID) with the
-    same Bazel action keys (only WORK reaches the actions). Not `--no-cache-filter dalec.pkg`: BuildKit gives an
-    op that ignores the cache fresh, empty cache mounts, so the disk cache would never be there."""
-    import uuid
-
-    spec = tmp / f"bazel-remote-cache-{uuid.uuid4().hex[:8]}.yml"
-    spec.write_text(BAZEL_SPEC.read_text().replace("  env:\n", f"  env:\n    RUN_ID: {uuid.uuid4().hex}\n", 1))
-    return spec
-
-
 def bench_bazel(env, tmp: Path, work: float) -> list[tuple]:
     data, sock = tmp / "cache-data", tmp / "cache.sock"
     subprocess.run([str(SERVER), "start", str(data), str(sock)], check=True, capture_output=True)
@@ -122,13 +113,13 @@ def bench_bazel(env, tmp: Path, work: float) -> list[tuple]:
         print(f"  warm-up (deps layer) {warm.wall:.1f}s")
         # the disk cache alone (no socket), with action keys (WORK) of its own
         w_disk = f"{work:.0f}.{random.randrange(10**5, 10**6)}"
-        disk_cold = dalecpy_build(env, rerun_copy(tmp), tmp / "bz-disk-cold", "--build-arg", f"WORK={w_disk}")
-        disk = dalecpy_build(env, rerun_copy(tmp), tmp / "bz-disk", "--build-arg", f"WORK={w_disk}")
+        disk_cold = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-disk-cold", "--build-arg", f"WORK={w_disk}")
+        disk = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-disk", "--build-arg", f"WORK={w_disk}")
         prune_cache_mounts(env)
-        cold = dalecpy_build(env, rerun_copy(tmp), tmp / "bz-cold", "--build-arg", f"WORK={w}",
+        cold = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-cold", "--build-arg", f"WORK={w}",
                              "--socket", f"bazel-default={sock}")
         prune_cache_mounts(env)
-        hit = dalecpy_build(env, rerun_copy(tmp), tmp / "bz-hit", "--build-arg", f"WORK={w}",
+        hit = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-hit", "--build-arg", f"WORK={w}",
                             "--socket", f"bazel-default={sock}")
         stats = {}
         for name, r in (("cold", cold), ("hit", hit), ("disk-cold", disk_cold), ("disk", disk)):

@@ -27,6 +27,15 @@ class Encoded(NamedTuple):
     meta: OpMeta
 
 
+def input_index(inputs: list[tuple[str, int]], key: tuple[str, int]) -> int:
+    """The op's input number for (digest, output index): an input used twice is listed once, as in Go."""
+    try:
+        return inputs.index(key)
+    except ValueError:
+        inputs.append(key)
+        return len(inputs) - 1
+
+
 def op_meta(caps: set[str] | frozenset[str], custom_name: str | None, ignore_cache: bool) -> OpMeta:
     desc = ((CUSTOM_NAME_KEY, custom_name),) if custom_name else ()
     return OpMeta(frozenset(caps), desc, ignore_cache)

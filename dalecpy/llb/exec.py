@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 from dalecpy.platforms import DEFAULT_PLATFORM
 
 from . import _wire
-from ._vertex import MODE_DEFAULT_PATH_CAP, MODE_NO_DEFAULT_PATH_CAP, OpMeta, Vertex, op_meta
+from ._vertex import MODE_DEFAULT_PATH_CAP, MODE_NO_DEFAULT_PATH_CAP, OpMeta, Vertex, input_index, op_meta
 from .state import CacheSharing, NetMode, State, _env_set
 
 # system.DefaultPathEnv("linux"): what Go adds when the daemon lacks exec.meta.setsdefaultpath.
@@ -170,12 +170,7 @@ class ExecVertex(Vertex):
             if src is None or src._vertex is None:
                 b = _NO_INPUT
             else:
-                key = (src._vertex._enc[mode].digest, src._index)
-                try:
-                    i = inputs.index(key)
-                except ValueError:
-                    i = len(inputs)
-                    inputs.append(key)
+                i = input_index(inputs, (src._vertex._enc[mode].digest, src._index))
                 b = b"\x08" + V(i) if i else b""
             if m.selector:
                 x = m.selector.encode()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Sequence, Union
 
 from . import _wire
-from ._vertex import OpMeta, Vertex, op_meta
+from ._vertex import OpMeta, Vertex, input_index, op_meta
 from .state import State, go_clean, go_join
 
 
@@ -208,12 +208,7 @@ class FileVertex(Vertex):
             if a._kind == "copy":
                 st = a._args["state"]
                 if st._vertex is not None:
-                    key = (st._vertex._enc[mode].digest, st._index)
-                    try:
-                        second = inputs.index(key)
-                    except ValueError:
-                        second = len(inputs)
-                        inputs.append(key)
+                    second = input_index(inputs, (st._vertex._enc[mode].digest, st._index))
             seconds.append(second)
         n = len(inputs)
         parts = []

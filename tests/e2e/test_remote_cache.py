@@ -22,7 +22,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import pytest
 from dalecpy.compile.caches import BAZEL_CACHE_DIR
 
 from .conftest import ROOT
+from .rerun import rerun_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -131,19 +131,10 @@ def _prune_cache_mounts(engine) -> None:
                     "--filter", f"description={json.dumps(desc)}"], check=True)
 
 
-def _rerun_copy(tmp: Path) -> Path:
-    """A copy of the example whose build step must run again (one more env var, a fresh RUN_ID) with the same
-    cache IDs and Bazel action keys (only WORK reaches the actions). Not `--no-cache-filter dalec.pkg`: BuildKit
-    gives an op that ignores the cache fresh, empty cache mounts, so there would be no disk cache to prune."""
-    spec = tmp / f"bazel-remote-cache-{uuid.uuid4().hex[:8]}.yml"
-    spec.write_text(SPEC.read_text().replace("  env:\n", f"  env:\n    RUN_ID: {uuid.uuid4().hex}\n", 1))
-    return spec
-
-
 def _fill(engine, server: CacheServer, out: Path) -> dict[str, str]:
     """Build 1: Bazel runs the 5 actions and uploads them to the server."""
     _build(engine, out, "--build-arg", f"WORK={server.work}", "--socket", f"bazel-default={server.sock}",
-           spec=_rerun_copy(out.parent))
+           spec=rerun_copy(SPEC, out.parent))
     return _docs(out)
 
 
@@ -160,7 +151,7 @@ def test_fill_prune_hit_then_without_socket(engine, server, tmp_path):
     # 2. without the local disk cache, the same build gets all 5 actions from the server
     _prune_cache_mounts(engine)
     proc = _build(engine, tmp_path / "b2", "--build-arg", f"WORK={server.work}",
-                  "--socket", f"bazel-default={server.sock}", spec=_rerun_copy(tmp_path))
+                  "--socket", f"bazel-default={server.sock}", spec=rerun_copy(SPEC, tmp_path))
     stats = _docs(tmp_path / "b2")["remote-cache-stats.txt"]
     assert REMOTE_FLAG in stats and SUMMARY_HITS in stats, stats + proc.stderr[-3000:]
     hits = {(m, p.split("/")[1], s) for m, p, s in server.new_requests()}
@@ -168,7 +159,7 @@ def test_fill_prune_hit_then_without_socket(engine, server, tmp_path):
     assert not any(m == "PUT" for m, _, _ in hits), "a remote hit uploaded something"
 
     # 3. right after, without --socket: the step reruns, its rc has no remote lines, Bazel stays local
-    proc = _build(engine, tmp_path / "b3", "--build-arg", f"WORK={server.work}", spec=_rerun_copy(tmp_path))
+    proc = _build(engine, tmp_path / "b3", "--build-arg", f"WORK={server.work}", spec=rerun_copy(SPEC, tmp_path))
     docs = _docs(tmp_path / "b3")
     assert "remote" not in docs["bazelrc.txt"], docs["bazelrc.txt"]
     assert "--disk_cache=/tmp/dalec/bazel-local-cache" in docs["bazelrc.txt"]
@@ -187,7 +178,7 @@ def test_buildctl_raw_ssh_on_rendered_llb(engine, server, tmp_path):
         _fill(engine, server, tmp_path / "fill")
     server.new_requests()
     _prune_cache_mounts(engine)
-    spec = _rerun_copy(tmp_path)
+    spec = rerun_copy(SPEC, tmp_path)
     llb = subprocess.run([*DALECPY, "render", str(spec), "-t", "bookworm/deb", "--build-arg", f"WORK={server.work}"],
                          cwd=ROOT, capture_output=True, check=True).stdout
     out = tmp_path / "out"

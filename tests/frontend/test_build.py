@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dalecpy.frontend import gateway_pb2 as gw
-from dalecpy.llb import ops_pb2
+from tests.llb.llbtest_helpers import ops_of
 
 from .fakebridge import BASE_CONFIG, V08_LLB_CAPS, run_inprocess, run_subprocess
 
@@ -16,13 +16,6 @@ HELLO = (ROOT / "specs" / "hello.yml").read_bytes()
 BAD = HELLO.replace(b"sharing: locked", b"sharing: forever")
 
 
-def _ops(definition):
-    out = []
-    for raw in getattr(definition, "def"):
-        op = ops_pb2.Op()
-        op.ParseFromString(raw)
-        out.append(op)
-    return out
 
 
 def _config(res, key="containerimage.config"):
@@ -34,7 +27,7 @@ def test_reads_spec_like_the_dockerfile_frontend():
     assert fb.calls[:4] == ["Ping", "Inputs", "Solve", "ReadFile"]
     first = fb.solves[0]
     assert first.allowResultReturn and first.allowResultArrayRef
-    src = [op.source for op in _ops(first.Definition) if op.HasField("source")]
+    src = [op.source for op in ops_of(first.Definition) if op.HasField("source")]
     assert len(src) == 1 and src[0].identifier == "local://dockerfile"
     assert dict(src[0].attrs) == {
         "local.session": "sess-123",
