@@ -196,15 +196,14 @@ def ensure_gateway_dockerfile_image(cli: str, env) -> bool:
 def frontend_own_time(runs: int) -> list[float]:
     """`dalecpy frontend` as a process against the fake LLBBridge: spawn to Return, in seconds."""
     try:
-        from tests.frontend.fakebridge import run_subprocess
+        from tests.frontend.fakebridge import FRONTEND_ARGV, run_subprocess
     except ImportError as exc:  # tests not shipped: skip this figure
         print(f"frontend own time: skipped ({exc})")
         return []
-    argv = [sys.executable, "-c", "import sys; from dalecpy._entry import main; sys.argv[1:] = ['frontend']; main()"]
     files = {"spec.yml": SPEC.read_bytes()}
     out = []
     for _ in range(runs):
-        fb, elapsed, rc, err = run_subprocess(argv, files, {"filename": "spec.yml", "target": TARGET})
+        fb, elapsed, rc, err = run_subprocess(FRONTEND_ARGV, files, {"filename": "spec.yml", "target": TARGET})
         if rc != 0 or fb.returned is None or fb.returned.HasField("error"):
             print(f"frontend own time: run failed (rc {rc}): {err.decode()[-500:]}")
             return []

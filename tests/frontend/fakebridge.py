@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import threading
 
 import grpc
@@ -138,6 +139,11 @@ class DaemonSide:
             self.sock.close()
         except OSError:
             pass
+
+
+#: `dalecpy frontend` as BuildKit starts it (the console script's entry), run by this python
+FRONTEND_ARGV = [sys.executable, "-c",
+                 "import sys; from dalecpy._entry import main; sys.argv[1:] = ['frontend']; main()"]
 
 
 def env_for(opts: dict[str, str], **extra: str) -> dict[str, str]:

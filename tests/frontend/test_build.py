@@ -1,7 +1,6 @@
 """The frontend against an in-process fake LLBBridge, through the same stdio relay BuildKit uses."""
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +8,7 @@ import pytest
 from dalecpy.frontend import gateway_pb2 as gw
 from tests.llb.llbtest_helpers import ops_of
 
-from .fakebridge import BASE_CONFIG, V08_LLB_CAPS, run_inprocess, run_subprocess
+from .fakebridge import BASE_CONFIG, FRONTEND_ARGV, V08_LLB_CAPS, run_inprocess, run_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = (ROOT / "specs" / "hello.yml").read_bytes()
@@ -180,8 +179,8 @@ def test_return_request_roundtrip_field_numbers():
 
 def test_frontend_process_over_stdio():
     """`dalecpy frontend` as its own process, the bridge on its stdin/stdout as BuildKit runs it."""
-    argv = [sys.executable, "-c", "import sys; from dalecpy._entry import main; sys.argv[1:] = ['frontend']; main()"]
-    fb, elapsed, rc, err = run_subprocess(argv, {"spec.yml": HELLO}, {"filename": "spec.yml", "target": "bookworm/deb"})
+    fb, elapsed, rc, err = run_subprocess(FRONTEND_ARGV, {"spec.yml": HELLO},
+                                          {"filename": "spec.yml", "target": "bookworm/deb"})
     assert rc == 0, err
     assert fb.returned is not None and not fb.returned.HasField("error"), fb.returned
     print(f"frontend process start to Return: {elapsed:.3f}s")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.frontend.fakebridge import run_subprocess
 
 
 def _imported_modules(argv: list[str]) -> set[str]:
@@ -27,9 +26,3 @@ def test_other_commands_still_use_the_cli():
     assert "click" in _imported_modules(["dalecpy", "frontend", "--help"])
     assert "click" in _imported_modules(["dalecpy", "targets", "--help"])
 
-
-def test_entry_frontend_answers_the_bridge():
-    argv = [sys.executable, "-c", "import sys; from dalecpy._entry import main; sys.argv[1:] = ['frontend']; main()"]
-    fb, _elapsed, rc, err = run_subprocess(argv, {"spec.yml": b"name: x\n"}, {"filename": "spec.yml"})
-    assert rc == 0, err
-    assert fb.returned is not None
