@@ -166,7 +166,11 @@ class SessionServer:
         target = self.config.export
         assert target is not None
         if target.kind == "dir":
-            rx = filesync.Receiver(target.path)
+            try:
+                rx = filesync.Receiver(target.path)  # type: ignore[arg-type]
+            except filesync.DiffCopyError as exc:
+                self.errors.append(f"local export: {exc}")
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
             base = target.files
 
             def consume() -> None:
@@ -181,8 +185,10 @@ class SessionServer:
                     if not rx.complete:
                         self.errors.append("local export: the daemon ended the transfer before all files arrived")
                 except Exception as exc:  # report and stop the response stream
-                    self.errors.append(f"local export: {exc!r}")
+                    self.errors.append(f"local export: {exc}")
                     rx.out.put(Packet(type=filesync.ERR, data=str(exc).encode()))
+                finally:
+                    rx.close()
                 rx.out.put(None)
 
             threading.Thread(target=consume, name="filesend-recv", daemon=True).start()
