@@ -337,7 +337,8 @@ class Session:
     def metadata(self) -> list[tuple[str, str]]:
         md = [
             ("x-docker-expose-session-uuid", self.id),
-            ("x-docker-expose-session-name", self.config.name),
+            # a label only; gRPC refuses header values that are not printable ASCII (a context dir "café")
+            ("x-docker-expose-session-name", "".join(c if " " <= c <= "~" else "_" for c in self.config.name)),
             ("x-docker-expose-session-sharedkey", self.config.shared_key),
         ]
         md += [("x-docker-expose-session-grpc-method", m) for m in self.server.methods]
