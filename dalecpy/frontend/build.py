@@ -17,9 +17,9 @@ from typing import Any, Mapping
 from . import gateway_pb2 as gw
 from . import status_pb2
 from . import subrequests
-from ..errors import UserError
+from ..errors import UserError, one_line, user_message
 from .bridge import Bridge, solve_ref
-from .options import FrontendOptions, OptionError, build_platform
+from .options import FrontendOptions, OptionError, build_platform, env_text
 
 # google.golang.org/grpc/codes
 INVALID_ARGUMENT = 3
@@ -67,7 +67,7 @@ class Session:
 
         self.bridge = bridge
         self.environ = environ
-        self.session_id = environ.get("BUILDKIT_SESSION_ID") or None
+        self.session_id = env_text("BUILDKIT_SESSION_ID", environ.get("BUILDKIT_SESSION_ID") or "") or None
         pong = bridge.ping()
         self.frontend_caps = frozenset(c.ID for c in pong.FrontendAPICaps if c.Enabled)
         llb_caps = frozenset(c.ID for c in pong.LLBCaps if c.Enabled)
@@ -252,7 +252,7 @@ def error_status(exc: BaseException) -> status_pb2.Status | None:
     import grpc
 
     if isinstance(exc, UserError):
-        return status_pb2.Status(code=getattr(exc, "code", INVALID_ARGUMENT), message=str(exc))
+        return status_pb2.Status(code=getattr(exc, "code", INVALID_ARGUMENT), message=user_message(exc))
     if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
         # A daemon-side failure (e.g. the spec file is missing from the context): pass it on as is.
         code = exc.code()
@@ -273,5 +273,5 @@ def handle(bridge: Bridge, environ: Mapping[str, str], opts: Mapping[str, str] |
         status = error_status(exc)
         if status is None:
             traceback.print_exc(file=sys.stderr)
-            status = status_pb2.Status(code=INTERNAL, message=f"dalecpy frontend: internal error: {exc!r}")
+            status = status_pb2.Status(code=INTERNAL, message=one_line(f"dalecpy frontend: internal error: {exc!r}"))
         return gw.ReturnRequest(error=status)

@@ -178,7 +178,7 @@ def run_inprocess(files: dict[str, bytes], opts: dict[str, str], **bridge_kw) ->
 
 
 def run_subprocess(argv: list[str], files: dict[str, bytes], opts: dict[str, str], timeout: float = 60.0,
-                   **bridge_kw) -> tuple[FakeBridge, float, int, bytes]:
+                   extra_env: dict[str, str] | None = None, **bridge_kw) -> tuple[FakeBridge, float, int, bytes]:
     """Start the frontend as a process with the bridge on its stdin/stdout, as BuildKit does.
     Returns (bridge, seconds from spawn to Return, exit code, stderr)."""
     import subprocess
@@ -188,6 +188,7 @@ def run_subprocess(argv: list[str], files: dict[str, bytes], opts: dict[str, str
     srv = Server(fb)
     env = dict(os.environ)
     env.update(env_for(opts))
+    env.update(extra_env or {})
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     side = DaemonSide(srv.path, proc.stdout.fileno(), proc.stdin.fileno())
