@@ -257,11 +257,9 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, spec_p
     out = req.output
     target: ExportTarget | None = None
     if out.type == "local":
-        dest = out.attrs["dest"]
         plat = plats[0]
-        if multi and plat is not None:
-            dest = os.path.join(dest, f"{plat.os}_{plat.architecture}{'_' + plat.variant if plat.variant else ''}")
-        target = ExportTarget("dir", dest)
+        sub = f"{plat.os}_{plat.architecture}{'_' + plat.variant if plat.variant else ''}" if multi and plat else None
+        target = ExportTarget("dir", out.attrs["dest"], subdir=sub)
     elif out.type in ("oci", "docker") and (out.attrs.get("dest") or not conn.addr.is_docker):
         if out.attrs.get("dest"):
             target = ExportTarget("file", os.path.abspath(out.attrs["dest"]))

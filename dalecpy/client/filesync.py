@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from ._beneath import DirChain, open_root
+from ._beneath import DIR_FLAGS, DirChain, open_root
 from .fsutil_pb2 import Packet, Stat
 from .patterns import PathFilter
 
@@ -256,6 +256,22 @@ def _send_file(dirs: DirChain, path: str, listed: os.stat_result, file_id: int, 
             emit(Packet(type=DATA, ID=file_id, data=chunk))
 
 
+def _subdir(root: int, name: str) -> int:
+    """The directory `name` in `root` (one component), made if missing, a non-directory (a symlink too)
+    there replaced; `root` is closed."""
+    try:
+        try:
+            old = os.lstat(name, dir_fd=root)
+            if not _stat.S_ISDIR(old.st_mode):
+                os.unlink(name, dir_fd=root)
+                os.mkdir(name, 0o755, dir_fd=root)
+        except FileNotFoundError:
+            os.mkdir(name, 0o755, dir_fd=root)
+        return os.open(name, DIR_FLAGS, dir_fd=root)
+    finally:
+        os.close(root)
+
+
 class _StreamOrder:
     """fsutil's Validator: every path clean and relative, in walk order, each one's parent sent before it as a
     directory. A real sender always satisfies it; a stream that does not (`a -> /x`, then `a/f`) is refused."""
@@ -299,13 +315,17 @@ class Receiver:
     Feed packets with `handle()`; `outgoing()` yields the REQs and the final FIN to send back; `close()` when done.
     """
 
-    def __init__(self, dest: str | Path) -> None:
+    def __init__(self, dest: str | Path, subdir: str | None = None) -> None:
+        """`subdir`: write into that directory of `dest` instead (made, or replacing a non-directory, there)."""
         import queue
 
         self.dest = os.path.abspath(os.fspath(dest))
         try:
             os.makedirs(self.dest, exist_ok=True)
             self._root = open_root(self.dest)
+            if subdir:
+                self._root = _subdir(self._root, subdir)
+                self.dest = os.path.join(self.dest, subdir)
         except OSError as exc:
             raise DiffCopyError(f"cannot write to {self.dest}: {exc.strerror}") from None
         self._order = _StreamOrder()

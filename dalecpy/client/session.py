@@ -57,6 +57,7 @@ class ExportTarget:
     path: str | None = None
     writer: Callable[[], object] | None = None  # returns a binary file-like object; closed at the end
     files: int = 0
+    subdir: str | None = None  # "dir": write into this directory of `path` (one platform of several)
 
 
 @dataclass
@@ -199,7 +200,7 @@ class SessionServer:
         assert target is not None
         if target.kind == "dir":
             try:
-                rx = filesync.Receiver(target.path)  # type: ignore[arg-type]
+                rx = filesync.Receiver(target.path, target.subdir)  # type: ignore[arg-type]
             except filesync.DiffCopyError as exc:
                 self.errors.append(f"local export: {exc}")
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))

@@ -258,3 +258,16 @@ def test_sender_unchanged_file_is_sent(tmp_path):
     sent, err = _send_with_swap(ctx, lambda: None)
     assert err is None
     assert [(p.type, p.data) for p in sent[2:]] == [(DATA, b"a"), (DATA, b""), (FIN, b"")]
+
+
+def test_platform_subdir_of_a_multi_platform_export_is_not_followed(tmp_path, outside):
+    """One platform of several goes into DIR/linux_arm64: a symlink there (left by an earlier export) is replaced."""
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    os.symlink(outside / "dir", dest / "linux_arm64")
+    rx = filesync.Receiver(dest, "linux_arm64")
+    for p in (Packet(type=STAT, stat=Stat(path="f", mode=0o644)), Packet(type=STAT), Packet(type=DATA, ID=0, data=b"x"),
+              Packet(type=DATA, ID=0)):
+        rx.handle(p)
+    rx.close()
+    assert not (dest / "linux_arm64").is_symlink() and (dest / "linux_arm64/f").read_bytes() == b"x"
