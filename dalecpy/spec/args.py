@@ -15,6 +15,8 @@ from typing import Callable, Iterable, Mapping
 
 from dalecpy.platforms import Platform
 
+from .yamlsrc import surrogate_error
+
 PLATFORM_ARGS = frozenset(
     {"TARGETOS", "TARGETARCH", "TARGETPLATFORM", "TARGETVARIANT", "BUILDOS", "BUILDARCH", "BUILDPLATFORM", "BUILDVARIANT"}
 )
@@ -314,6 +316,12 @@ def build_arg_env(
     env.update(platform_args("BUILD", build_platform))
     env["DALEC_TARGET"] = target_key
     client_keys = set(build_args)
+    for k in sorted(build_args):
+        bad = surrogate_error(k) or surrogate_error(build_args[k])
+        if bad:  # e.g. non-UTF-8 bytes in a command-line argument (Python decodes them to lone surrogates)
+            errors.append(f"build arg {k!r}: {bad}")
+    if errors:
+        return args, errors
     for k in sorted(env):
         v = env[k]
         if k == "SOURCE_DATE_EPOCH":
