@@ -205,7 +205,7 @@ def _install_lines(ctx: BuildContext) -> list[str]:
             mode = getattr(cfg, "permissions", None) or default_mode
             out.append(
                 f"dalec_install {oct(mode)[2:] if mode else '-'} {squote(dest_dir)} "
-                f"{squote((cfg.name if cfg else '') or '')} {glob_word(src)}"
+                f"{squote(_clean_name(cfg.name if cfg else ''))} {glob_word(src)}"
             )
 
     for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
@@ -217,7 +217,7 @@ def _install_lines(ctx: BuildContext) -> list[str]:
         files("systemd_units", systemd.units, deb.INSTALL_DIRS["systemd_units"], deb.DEFAULT_MODES["systemd_units"])
         for src, cfg in sorted((systemd.dropins or {}).items()):
             unit_dir = _beneath(deb.INSTALL_DIRS["systemd_units"], f"{cfg.unit}.d")
-            out.append(f"dalec_install 644 {squote(unit_dir)} {squote(cfg.name or '')} {glob_word(src)}")
+            out.append(f"dalec_install 644 {squote(unit_dir)} {squote(_clean_name(cfg.name))} {glob_word(src)}")
     dirs = getattr(a, "create_directories", None)
     if dirs is not None:
         for base, entries in (("/etc", dirs.config), ("/var/lib", dirs.state)):
@@ -233,6 +233,11 @@ def _install_lines(ctx: BuildContext) -> list[str]:
 def _beneath(base: str, sub: str) -> str:
     """`sub` joined under `base` as Go's filepath.Join does it: a leading `/` in `sub` does not leave `base`."""
     return posixpath.normpath(posixpath.join(base, sub.lstrip("/"))) if sub.strip("/") else base
+
+
+def _clean_name(name: str) -> str:
+    """An artifact's `name` as Go's filepath.Join reads it under its directory (`/a/`, `a/./b/` -> `a`, `a/b`)."""
+    return posixpath.normpath(name).lstrip("/") if name else ""
 
 
 def glob_word(path: str) -> str:
