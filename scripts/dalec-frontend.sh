@@ -43,14 +43,15 @@ if GOBIN="$work" go install "$module/cmd/frontend@$version" 2>"$work/proxy.err";
 	exit 0
 fi
 proxy_err="$(grep -m1 -v '^go: downloading' "$work/proxy.err" || true)"
+proxy_err="${proxy_err##*: }" # Go's message ends with the proxy's answer, e.g. "403 Forbidden"
 if [ -z "${DALEC_SRC:-}" ]; then
-	unavailable "go install from the module proxy failed (${proxy_err:-no output}), and DALEC_SRC (a clone of project-dalec/dalec) is not set"
+	unavailable "go install $module/cmd/frontend@$version failed (${proxy_err:-no output}) and DALEC_SRC (a clone of project-dalec/dalec) is not set"
 fi
 git -C "$DALEC_SRC" rev-parse -q --verify "refs/tags/$version" >/dev/null ||
 	unavailable "DALEC_SRC=$DALEC_SRC has no tag $version"
 mkdir "$work/src"
 git -C "$DALEC_SRC" archive "$version" | tar -x -C "$work/src"
-log "module proxy: ${proxy_err:-failed}; building $version from DALEC_SRC ($(git -C "$DALEC_SRC" rev-parse --short "$version^{commit}"))"
+log "go install: ${proxy_err:-failed}; building $version from DALEC_SRC ($(git -C "$DALEC_SRC" rev-parse --short "$version^{commit}"))"
 (cd "$work/src" && go build -o "$work/frontend" ./cmd/frontend) || unavailable "go build of $version failed"
 log "built $module/cmd/frontend $version from DALEC_SRC in $(($(date +%s) - t0)) s"
 mv "$work/frontend" "$bin"
