@@ -176,5 +176,9 @@ def report(results: list[PairResult], out: TextIO) -> None:
     matched = sum(r.status == MATCH for r in compared)
     extra = [f"{sum(r.status == s for r in results)} {s}" for s in (UNKNOWN_TARGET, DALEC_REJECTS)
              if any(r.status == s for r in results)]
+    caches_match = sum(not any(d.aspect == "cache" for d in [*r.differences, *(d for _, d in r.open)])
+                       for r in compared)
+    print(f"cache mounts: {caches_match}/{len(compared)} (spec, target) pairs match, deliberate differences aside",
+          file=out)
     print(f"parity: {matched}/{len(compared)} (spec, target) pairs match" + "".join(f"; {e}" for e in extra),
           file=out)
