@@ -51,11 +51,10 @@ class Facts:
 
 
 class Graph:
-    """All ops of one or more Definitions, by digest, with their metadata."""
+    """All ops of one or more Definitions, by digest."""
 
     def __init__(self, definitions: Iterable[pb.Definition]) -> None:
         self.ops: dict[str, pb.Op] = {}
-        self.names: dict[str, str] = {}
         for d in definitions:
             for dt in getattr(d, "def"):
                 dg = digest_of(dt)
@@ -63,9 +62,6 @@ class Graph:
                     op = pb.Op()
                     op.ParseFromString(dt)
                     self.ops[dg] = op
-            for dg, md in d.metadata.items():
-                if name := md.description.get("llb.customname"):
-                    self.names[dg] = name
 
     def execs(self) -> Iterator[tuple[str, pb.ExecOp]]:
         for dg, op in self.ops.items():
@@ -145,6 +141,16 @@ def _exports(line: str) -> dict[str, str]:
     except ValueError:
         return {}
     return dict(w.split("=", 1) for w in words if "=" in w)
+
+
+def _op_env(ex: pb.ExecOp) -> dict[str, str]:
+    pairs = (kv.split("=", 1) for kv in ex.meta.env)
+    return {k: v for k, v in pairs if k not in _NEUTRAL_ENV}
+
+
+def _read_build_script(data: bytes, facts: Facts) -> None:
+    env, facts.steps = _script_facts(data.decode("utf-8", "replace"))
+    facts.build_env.update(env)
 
 
 def _script_facts(text: str) -> tuple[dict[str, str], list[str]]:
@@ -227,12 +233,11 @@ def dalecpy_facts(definitions: Iterable[pb.Definition]) -> Facts:
         if list(ex.meta.args) != ["/tmp/dalec/internal/build.sh"]:
             continue
         facts.found_build = True
-        facts.build_env.update(kv.split("=", 1) for kv in ex.meta.env if kv.split("=", 1)[0] not in _NEUTRAL_ENV)
+        facts.build_env.update(_op_env(ex))
         script_dg = g.mount_input(dg, "/tmp/dalec/internal")
         for path, data in g.mkfiles({script_dg} if script_dg else set()):
             if path == "/build.sh":
-                env, facts.steps = _script_facts(data.decode())
-                facts.build_env.update(env)
+                _read_build_script(data, facts)
     for path, data in g.mkfiles():
         text = data.decode("utf-8", "replace")
         if path == "/deps.control":
@@ -296,11 +301,9 @@ def _dalec_deb(g: Graph, facts: Facts, name: str) -> bool:
     for dg, ex in g.execs():
         if "dpkg-buildpackage -b" in _script(ex) and src_op in (i.digest for i in g.ops[dg].inputs):
             facts.found_build = True
-            facts.build_env.update(kv.split("=", 1) for kv in ex.meta.env
-                                   if kv.split("=", 1)[0] not in _NEUTRAL_ENV)
+            facts.build_env.update(_op_env(ex))
     if build := files.get("/debian/dalec/build.sh"):
-        env, facts.steps = _script_facts(build.decode())
-        facts.build_env.update(env)
+        _read_build_script(build, facts)
     for st in control_stanzas(files.get("/debian/control", b"").decode()):
         if "Source" in st:
             if lst := _dep_list(st.get("Build-Depends", "")):
@@ -365,11 +368,9 @@ def _dalec_rpm(g: Graph, facts: Facts, name: str) -> None:
     for dg, ex in g.execs():
         if "rpmbuild" in _script(ex) and f"SPECS/{name}/{name}.spec" in _script(ex):
             facts.found_build = True
-            facts.build_env.update(kv.split("=", 1) for kv in ex.meta.env
-                                   if kv.split("=", 1)[0] not in _NEUTRAL_ENV)
+            facts.build_env.update(_op_env(ex))
     if build := next((d for p, d in files.items() if p.endswith("/build.sh") and b"(" in d), None):
-        env, facts.steps = _script_facts(build.decode())
-        facts.build_env.update(env)
+        _read_build_script(build, facts)
     section = re.search(r"^%install\n(.*?)(?=^%\w+|\Z)", text, re.M | re.S)
     for line in (section.group(1).splitlines() if section else []):
         m = re.match(r"^cp -r (\S+) %\{buildroot\}/?(\S+)$", line.strip())

@@ -8,7 +8,6 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 
 from dalecpy.compile import CompileOptions, compile_spec, effective_caches
 from dalecpy.llb import ops_pb2 as pb
