@@ -158,7 +158,8 @@ def _script_facts(text: str) -> tuple[dict[str, str], list[str]]:
     env: dict[str, str] = {}
     steps: list[str] = []
     block: list[str] | None = None
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         if block is None:
             if line == "(":
                 block = []
@@ -166,6 +167,10 @@ def _script_facts(text: str) -> tuple[dict[str, str], list[str]]:
                 env.update(_exports(line))
         elif line == ")":
             steps.append(_normalize_step(block))
+            block = None
+        elif line.endswith(")") and (i + 1 == len(lines) or lines[i + 1] in ("(", "")):
+            # Dalec's RPM script closes a step with no trailing newline on its last line: `cmd)`
+            steps.append(_normalize_step([*block, line[:-1]]))
             block = None
         else:
             block.append(line)

@@ -152,3 +152,11 @@ def test_cli_without_dalec_says_why():
                           env=env, capture_output=True, text=True)
     assert proc.returncode == 3
     assert proc.stderr.strip() == "parity: skipped: DALEC_FRONTEND=/nonexistent/frontend is not an executable file"
+
+
+def test_build_script_steps_in_both_closing_styles():
+    from tests.parity.facts import _script_facts
+
+    env, steps = _script_facts('#!/bin/sh\nset -e\nexport "A"="1 2"\n(\nmake\n)\n(\necho "$(date)")\n(\nexport B=x\nrun)\n')
+    assert env == {"A": "1 2"}
+    assert steps == ["make", 'echo "$(date)"', "export B=x\nrun"]
