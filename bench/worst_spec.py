@@ -3,8 +3,8 @@
     python bench/worst_spec.py [--runs N] [--only NAME]
 
 Generates each worst-case spec (at the 4 MiB size cap, or just under the node limit where the cap
-would be refused early), loads it with `load_spec` in a fresh child process (so each peak RSS is its
-own), and prints wall time, peak RSS, the outcome, and the time as a ratio to loading a normal spec
+would be refused early), loads it with `load_spec` and substitutes its build args (`resolve`) in a fresh
+child process (so each peak RSS is its own), and prints wall time, peak RSS, the outcome, and the time as a ratio to loading a normal spec
 (specs/hello.yml) in the same run. Targets: every spec under ~2 s and ~200 MB. Always exits 0: these
 are measurements, not tests.
 """
@@ -105,6 +105,14 @@ CASES: dict[str, tuple[str, Callable[[], str]]] = {
     "huge-hex-uid": (
         "a 4 MiB hex uid", lambda: _fill(_HEAD + "sources:\n  s:\n    inline:\n      file:\n        uid: 0x", "f", "\n")
     ),
+    "arg-expansion-bomb": (
+        "a 1 MB arg referenced 300,000 times", lambda: _HEAD + "args:\n  A: " + "a" * 1_000_000
+        + "\nbuild:\n  env:\n    X: '" + "${A}" * 300_000 + "'\n  steps: [{command: x}]\n"
+    ),
+    "arg-pattern-bomb": (
+        "${A//?/x} on a 128,000-char arg, 1,000 times", lambda: _HEAD + "args:\n  A: " + "a" * 128_000
+        + "\nbuild:\n  env:\n" + "".join(f"    X{i}: '${{A//?/x}}'\n" for i in range(1000)) + "  steps: [{command: x}]\n"
+    ),
     "many-small-ints": ("a flow list of 2-char hex ints at the node limit", lambda: _HEAD + "x-a: [" + "0x1," * (NEAR - 10) + "1]\n"),
 }
 
@@ -126,12 +134,14 @@ def _nested_blocks() -> str:
 _CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
+from dalecpy.platforms import Platform
 from dalecpy.spec import SpecError, load_spec
 data = sys.stdin.buffer.read()
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 try:
-    load_spec(data, "w.yml")
+    loaded = load_spec(data, "w.yml")
+    loaded.resolve({}, target_key="bookworm", target_platform=Platform(), build_platform=Platform())
     outcome, lines = "ok", 0
 except SpecError as e:
     text = str(e)
