@@ -261,19 +261,18 @@ def test_pattern_operations_are_linear(word):
     process_word(word, {"A": "a" * 100_000})
 
 
-def test_substitution_has_a_budget():
-    refs = " ".join(["${A}"] * 100)
-    errs = resolve_errors(f"name: a\nargs:\n  A: {'a' * 200_000}\nbuild:\n  env:\n    X: '{refs}'\n  steps: [{{command: x}}]\n")
-    assert errs == [
-        "spec.yml:6:8: error performing variable expansion: build-arg values substituted into the spec exceed "
-        "16777216 characters"
-    ]
-
-
-def test_pattern_operations_have_a_budget():
-    ops = " ".join(["${A//?/x}"] * 10)
-    errs = resolve_errors(f"name: a\nargs:\n  A: {'a' * 100_000}\nbuild:\n  env:\n    X: '{ops}'\n  steps: [{{command: x}}]\n")
-    assert errs == [
-        "spec.yml:6:8: error performing variable expansion: pattern operations (${VAR#...}, ${VAR%...}, ${VAR/...}) "
-        "scan more than 131072 characters of build-arg values"
-    ]
+@pytest.mark.parametrize(
+    "arg_len, word, message",
+    [
+        (200_000, "${A}", "build-arg values substituted into the spec exceed 16777216 characters"),
+        (
+            100_000,
+            "${A//?/x}",
+            "pattern operations (${VAR#...}, ${VAR%...}, ${VAR/...}) scan more than 131072 characters of build-arg values",
+        ),
+    ],
+)
+def test_substitution_has_a_budget(arg_len, word, message):
+    words = " ".join([word] * 100)
+    errs = resolve_errors(f"name: a\nargs:\n  A: {'a' * arg_len}\nbuild:\n  env:\n    X: '{words}'\n  steps: [{{command: x}}]\n")
+    assert errs == [f"spec.yml:6:8: error performing variable expansion: {message}"]
