@@ -49,9 +49,9 @@ class _Main(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-def _utf8(_ctx, param, value):
-    """Refuse text that is not valid UTF-8 (undecodable bytes reach Python as lone surrogates): the daemon
-    and the spec only take UTF-8."""
+def _utf8(_ctx, _param, value):
+    """Refuse text for the daemon that is not valid UTF-8 (undecodable argv bytes reach Python as lone
+    surrogates; every string on the wire is UTF-8). Local paths are not checked: any bytes are a path."""
     for v in value if isinstance(value, tuple) else (value,):
         if isinstance(v, str) and any("\ud800" <= c <= "\udfff" for c in v):
             raise click.BadParameter(f"'{one_line(v)}' is not valid UTF-8")
@@ -67,9 +67,9 @@ def _platform(_ctx, _param, value: str | None) -> Platform | None:
         raise click.BadParameter(str(exc)) from None
 
 
-def _build_args(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
+def _build_args(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
     out = {}
-    for v in _utf8(ctx, param, values):
+    for v in values:  # values that are not UTF-8 are the spec loader's to report, naming the arg
         key, sep, val = v.partition("=")
         if not key or not sep:
             raise click.BadParameter(f"'{one_line(v)}': expected KEY=VALUE")
@@ -98,8 +98,7 @@ def _options(target: str, platform: Platform | None, build_args: dict[str, str])
 
 
 _spec_arg = click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-_target_opt = click.option("--target", "-t", default="bookworm/container", show_default=True, callback=_utf8,
-                           help="Target to build.")
+_target_opt = click.option("--target", "-t", default="bookworm/container", show_default=True, help="Target to build.")
 _platform_opt = click.option("--platform", callback=_platform, help="Target platform os/arch[/variant] (default linux/amd64).")
 _build_arg_opt = click.option("--build-arg", "build_args", multiple=True, callback=_build_args, metavar="KEY=VALUE")
 
@@ -205,8 +204,7 @@ def frontend() -> None:
 
 def _flag(parse):
     """A click callback from a client parser: what it refuses (FlagError, AddressError) is a usage error."""
-    def callback(ctx, param, value):
-        _utf8(ctx, param, value)
+    def callback(_ctx, _param, value):
         try:
             return parse(value)
         except UserError as exc:
@@ -239,7 +237,7 @@ def _client_parser(name: str, *args):
 
 @main.command()
 @_spec_arg
-@click.argument("context", required=False, type=click.Path(file_okay=False), callback=_utf8)
+@click.argument("context", required=False, type=click.Path(file_okay=False))
 @_target_opt
 @click.option("--platform", "platforms", multiple=True, callback=lambda c, p, v: [_platform(c, p, x) for x in v],
               help="Target platform (repeatable).")

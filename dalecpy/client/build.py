@@ -26,7 +26,7 @@ from typing import TextIO
 
 import grpc
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 from ..platforms import Platform
 from .session import ExportTarget, LocalDir, Session, SessionConfig, new_id, shared_key
 from .transport import Address, ConnectError, Connection, parse_addr
@@ -58,6 +58,9 @@ def parse_output(value: str | None) -> Output:
         if not sep:
             raise FlagError(f"-o {value!r}: expected KEY=VALUE, got {part!r}")
         attrs[k.strip()] = v.strip()
+    for k, v in attrs.items():
+        if k != "dest" and one_line(f"{k}={v}") != f"{k}={v}":  # everything but dest goes to the daemon
+            raise FlagError(f"-o '{one_line(f'{k}={v}')}': control characters or bytes that are not UTF-8")
     typ = attrs.pop("type", "local")
     if typ not in ("local", "docker", "oci", "image", "moby"):
         raise FlagError(f"-o: unsupported type {typ!r} (local, docker, oci)")

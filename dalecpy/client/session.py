@@ -393,4 +393,4 @@ class Session:
 
 
 def shared_key(path: str) -> str:
-    return hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32]
+    return hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:32]
