@@ -30,7 +30,9 @@ def slow_daemon():
 
 def _interrupt_after(argv: list[str], delay: float | None) -> tuple[int, str]:
     """SIGINT `delay` seconds after the start, or (None) once the Solve runs (its progress is printed)."""
-    proc = subprocess.Popen([*ENTRY, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    proc = subprocess.Popen([*ENTRY, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+                            # as from a terminal: a background CI shell starts children with SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stderr is not None
     assert proc.stderr.readline() == b"started\n"
     head = b""
