@@ -5,13 +5,13 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from .. import llb
+from .. import llb, refs
 from . import caches, deb
+from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
 from .sources import SourceEnv, source_mount, sources_tree
 
-BUILD_DIR = "/build"
 PKG_OUT_DIR = "/tmp/dalec/out"
 PKG_IN_DIR = "/tmp/dalec/pkg"
 _BASE_ENV = (("PATH", DEFAULT_PATH), ("DEBIAN_FRONTEND", "noninteractive"))
@@ -72,6 +72,10 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
                 f"named context {distro.worker_context}: only docker-image:// references are supported, got {override!r}"
             )
         ref = override[len("docker-image://") :]
+        try:
+            refs.normalize_image_ref(ref)
+        except refs.RefError as exc:
+            raise CompileError(f"named context {distro.worker_context}: invalid image reference: {exc}") from None
     st = _base(ref, ctx)
     deps = dict(ctx.spec.get_build_deps(ctx.target_key) or {})
     if ctx.spec.patches and "patch" not in deps:
@@ -151,18 +155,23 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     tree = _patched_sources(ctx, builder, env)
     build = ctx.spec.build
     ns = caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
-    setup = caches.user_caches(ctx.loaded, ctx.spec, ctx.target_key, ns)
+    table = MountTable()
+    setup = caches.user_caches(ctx.spec, ctx.target_key, ns, table)
     steps = list(build.steps or ())
     script = build_script(
         prelude=setup.script_prelude,
         env=dict(setup.env) | dict(build.env or {}),
         steps=[(s.command, dict(s.env or {})) for s in steps],
     )
-    step_mounts = tuple(
-        source_mount(m.dest, f"step{i}-mount{j}", m.spec, env)
-        for i, s in enumerate(steps)
-        for j, m in enumerate(s.mounts or ())
-    )
+    step_mounts = []
+    for i, s in enumerate(steps):
+        for j, m in enumerate(s.mounts or ()):
+            # All steps run in one op: a mount point is shared by steps that mount the same source there,
+            # and a collision when the sources differ (Dalec runs one op per step).
+            if table.claim(m.dest, ("build", "steps", i, "mounts", j, "dest"), f"the mount of step {i} mount {j}",
+                           f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
+                step_mounts.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
+    table.check()
     files = _scripts("build script", {"build.sh": script})
     network = llb.NetMode.SANDBOX if build.network_mode == "sandbox" else llb.NetMode.NONE
     exec_ = builder.run(

@@ -24,6 +24,7 @@ import json
 from .. import llb
 from ..spec.models import CheckOutput, FileCheckOutput, TestSpec
 from .debian import DISTROS, Distro, _scripts, install_deps
+from .mounts import MountTable
 from .options import NO_CACHE_TESTS, BuildContext, CompileError, TargetOutput
 from .script import SCRIPT_DIR, dquote, squote
 from .sources import SourceEnv, source_mount
@@ -75,9 +76,13 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
         base = install_deps(ctx, distro, base, deps, "test")
     env = SourceEnv.for_build(ctx)
     out_states = []
-    for i, t in enumerate(tests):
+    for i, (t, path) in enumerate(zip(tests, _test_paths(ctx))):
         name = t.name or f"test {i}"
         files = script_files(t, name)
+        table = MountTable({"/": "the container's root filesystem", SCRIPT_DIR: "dalecpy's generated test script"})
+        for j, m in enumerate(t.mounts or ()):
+            table.claim(m.dest, path + ("mounts", j, "dest"), f"mount {j}", f"test {name}: mount {j}: mount")
+        table.check()
         mounts = tuple(
             source_mount(m.dest, f"test{i}-mount{j}", m.spec, env)
             for j, m in enumerate(t.mounts or ())
@@ -91,6 +96,15 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
         ).root
         out_states.append((name, st))
     return out_states
+
+
+def _test_paths(ctx: BuildContext) -> list[tuple]:
+    """The spec path of each test get_tests returns: the root's tests, then the target's."""
+    target = ctx.spec.target(ctx.target_key)
+    paths = [("tests", i) for i in range(len(ctx.spec.tests))]
+    if target is not None:
+        paths += [("targets", ctx.target_key, "tests", i) for i in range(len(target.tests))]
+    return paths
 
 
 # ---------------------------------------------------------------------- the script

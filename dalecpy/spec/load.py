@@ -17,7 +17,7 @@ from . import args as _args
 from .errors import Diagnostic, SpecError
 from .models import ArtifactBuild, Source, SourceMount, TestSpec
 from .spec import Spec
-from .validate import fill_defaults, validate_network_mode, validate_spec
+from .validate import fill_defaults, validate_network_mode, validate_refs, validate_spec
 from .yamlsrc import MAX_SPEC_BYTES, SourceMap, YFloat, YInt, parse_yaml
 
 _FIELD_TO_ALIAS: dict[str, str] = {}
@@ -234,6 +234,8 @@ class LoadedSpec:
         err = validate_network_mode(spec.build.network_mode)
         if err and not any(p[:2] == ("build", "network_mode") for p, _ in ex.errors):
             diags.append(self.diagnostic(("build", "network_mode"), "build: " + err))
+        if not ex.errors:
+            diags.extend(self.diagnostic(p.path, p.message) for p in validate_refs(spec, resolved=True))
         if "SOURCE_DATE_EPOCH" in env and "SOURCE_DATE_EPOCH" not in spec.build.env:
             spec.build.env["SOURCE_DATE_EPOCH"] = env["SOURCE_DATE_EPOCH"]
         if diags:

@@ -12,10 +12,15 @@ One deliberate choice: an empty cache ``dir.dest`` reports only
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
+
+from .. import refs
+from ..limits import MAX_BUILD_STEPS, MAX_STEP_MOUNTS, MAX_TESTS
 from .models import (
     CacheConfig,
     GomodGitAuth,
@@ -48,9 +53,11 @@ def _is_root(p: str) -> bool:
 
 
 def _clean_path(p: str) -> str:
-    import posixpath
-
-    return posixpath.normpath(p) if p else p
+    """Go's path.Clean: `//a` is `/a` too (posixpath.normpath keeps a leading `//`)."""
+    if not p:
+        return p
+    out = posixpath.normpath(p)
+    return "/" + out.lstrip("/") if out.startswith("//") else out
 
 
 def _path_has_prefix(s: str, prefix: str) -> bool:
@@ -177,6 +184,9 @@ def _digest_error(d: str) -> str | None:
 
 
 def _validate_mounts(mounts: list[SourceMount], path: Path, wrap: str, out: list[Problem], root: str | None = None) -> None:
+    if len(mounts) > MAX_STEP_MOUNTS:
+        out.append(Problem(path + (MAX_STEP_MOUNTS,), f"{wrap}more than {MAX_STEP_MOUNTS} mounts (the limit)"))
+        return
     seen: set[str] = set()
     for i, m in enumerate(mounts):
         mpath = path + (i,)
@@ -194,6 +204,54 @@ def _validate_mounts(mounts: list[SourceMount], path: Path, wrap: str, out: list
                 out.append(Problem(mpath + ("dest",), f"{wrap}mount {i}: duplicate mount destination: {m.dest}"))
             seen.add(key)
         validate_source(m.spec, mpath + ("spec",), f"{wrap}mount {i}: ", out)
+
+
+# ---------------------------------------------------------- refs and URLs
+
+
+def _walk_sources(obj, path: Path):
+    """Every Source in the spec tree with its YAML path (sources, mounts, bases, extra repos, build
+    sources' contexts): a source kind added later is checked without listing it here."""
+    if isinstance(obj, Source):
+        yield path, obj
+    if isinstance(obj, BaseModel):
+        for name, f in type(obj).model_fields.items():
+            value = getattr(obj, name)
+            if value is not None and not isinstance(value, (str, int, bool)):
+                yield from _walk_sources(value, path + (f.alias or name,))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (BaseModel, dict, list)):
+                yield from _walk_sources(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            if isinstance(v, (BaseModel, dict, list)):
+                yield from _walk_sources(v, path + (i,))
+
+
+def validate_refs(spec, *, resolved: bool) -> list[Problem]:
+    """Image references and git URLs that BuildKit would reject, positioned. Before build-arg
+    substitution (`resolved` False) a value with a `$` is left for the check after it."""
+    out: list[Problem] = []
+
+    def check(value: str, path: Path, parse, what: str) -> None:
+        if not value or (not resolved and "$" in value):
+            return
+        try:
+            parse(value)
+        except refs.RefError as exc:
+            out.append(Problem(path, f"{what}: {exc}"))
+
+    for path, src in _walk_sources(spec, ()):
+        if src.image is not None:
+            check(src.image.ref, path + ("image", "ref"), refs.normalize_image_ref, "invalid image reference")
+        if src.git is not None:
+            check(src.git.url, path + ("git", "url"), refs.parse_git_url, "invalid git URL")
+    images = [(("image",), spec.image)] + [(("targets", k, "image"), t.image) for k, t in spec.targets.items()]
+    for path, img in images:
+        if img is not None:
+            check(img.base, path + ("base",), refs.normalize_image_ref, "invalid image reference")
+    return out
 
 
 # ------------------------------------------------------------------- build
@@ -238,6 +296,9 @@ def validate_build(spec, out: list[Problem], *, check_network: bool = True) -> N
     bp: Path = ("build",)
     if not b.steps and (b.caches or b.env or b.network_mode):
         out.append(Problem(bp, "build: artifact build must have at least one step"))
+    if len(b.steps) > MAX_BUILD_STEPS:
+        out.append(Problem(bp + ("steps", MAX_BUILD_STEPS), f"build: more than {MAX_BUILD_STEPS} steps (the limit)"))
+        return
     for i, step in enumerate(b.steps):
         if not step.command:
             out.append(Problem(bp + ("steps", i), f"build: step {i}: step must have a command"))
@@ -290,7 +351,11 @@ def validate_image(img: ImageConfig | None, path: Path, wrap: str, out: list[Pro
 # ------------------------------------------------------------------- tests
 
 
-def validate_tests(tests: list[TestSpec], path: Path, wrap: str, out: list[Problem]) -> None:
+def validate_tests(tests: list[TestSpec], path: Path, wrap: str, out: list[Problem], before: int = 0) -> None:
+    """`before`: how many tests run ahead of these in one target (the root's, for a target's tests)."""
+    if before + len(tests) > MAX_TESTS:
+        out.append(Problem(path + (max(MAX_TESTS - before, 0),), f"{wrap}more than {MAX_TESTS} tests (the limit)"))
+        return
     for i, t in enumerate(tests):
         tp = path + (i,)
         name = t.name or f"test {i}"
@@ -357,9 +422,11 @@ def validate_spec(spec) -> list[Problem]:
         wrap = f"target {key}: "
         _validate_deps(t.dependencies, tp + ("dependencies",), wrap + "dependencies: ", out)
         validate_image(t.image, tp + ("image",), wrap + "image: ", out)
-        validate_tests(t.tests, tp + ("tests",), wrap, out)
+        validate_tests(t.tests, tp + ("tests",), wrap, out, before=min(len(spec.tests), MAX_TESTS))
 
     validate_build(spec, out)
+
+    out.extend(validate_refs(spec, resolved=False))
 
     for i, c in enumerate(spec.changelog):
         if not _DATE_RE.match(c.date) or not _valid_date(c.date):
