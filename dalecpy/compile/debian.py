@@ -10,7 +10,8 @@ from . import caches, deb
 from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
-from .sources import SourceEnv, source_mount, sources_tree
+from .sources import SourceEnv, image_state, source_mount, sources_tree
+from .unsupported import refuse_unsupported
 
 PKG_OUT_DIR = "/tmp/dalec/out"
 PKG_IN_DIR = "/tmp/dalec/pkg"
@@ -22,6 +23,7 @@ class Distro:
     codename: str
     version_id: str  # Dalec's distroKey for deb families: the os-release VERSION_ID with the distro id
     description: str
+    systemd_unit_dir: str  # where the distro's dh_installsystemd installs units
 
     @property
     def image_ref(self) -> str:
@@ -33,8 +35,8 @@ class Distro:
 
 
 DISTROS = (
-    Distro("bookworm", "debian12", "Debian 12 (bookworm)"),
-    Distro("trixie", "debian13", "Debian 13 (trixie)"),
+    Distro("bookworm", "debian12", "Debian 12 (bookworm)", "/lib/systemd/system"),
+    Distro("trixie", "debian13", "Debian 13 (trixie)", "/usr/lib/systemd/system"),
 )
 
 
@@ -190,7 +192,7 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     return builder, exec_.output(BUILD_DIR)
 
 
-def _install_lines(ctx: BuildContext) -> list[str]:
+def _install_lines(ctx: BuildContext, distro: Distro) -> list[str]:
     """Shell lines that copy each artifact into the package root `$R` at Debian's locations."""
     a = ctx.spec.get_artifacts(ctx.target_key)
     out: list[str] = []
@@ -198,7 +200,11 @@ def _install_lines(ctx: BuildContext) -> list[str]:
         return out
     name = ctx.spec.name
 
-    def files(kind: str, entries, base: str, default_mode: int | None) -> None:
+    def install(mode: int | str | None, dest_dir: str, new_name: str, src: str) -> None:
+        token = mode if isinstance(mode, str) else (oct(mode)[2:] if mode else "-")
+        out.append(f"dalec_install {token} {squote(dest_dir)} {squote(new_name)} {_glob_arg(src)}")
+
+    def files(kind: str, entries, base: str, default_mode: int | str | None) -> None:
         for src, cfg in sorted((entries or {}).items()):
             sub = (cfg.subpath if cfg else "") or ""
             if kind == "manpages" and not sub:
@@ -206,21 +212,18 @@ def _install_lines(ctx: BuildContext) -> list[str]:
                 sub = f"man{ext[0]}" if ext[:1].isdigit() else ""
             dest_dir = posixpath.normpath(posixpath.join(base.format(name=name), sub))
             mode = (cfg.permissions if cfg and cfg.permissions else None) or default_mode
-            out.append(
-                f"dalec_install {oct(mode)[2:] if mode else '-'} {squote(dest_dir)} "
-                f"{squote((cfg.name if cfg else '') or '')} {_glob_arg(src)}"
-            )
+            install(mode, dest_dir, (cfg.name if cfg else "") or "", src)
 
     for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
         files(kind, getattr(a, kind, None), deb.INSTALL_DIRS[kind], deb.DEFAULT_MODES[kind])
     files("data_dirs", a.data_dirs, deb.INSTALL_DIRS["data_dirs"], None)
+    files("opt", a.opt, deb.INSTALL_DIRS["opt"], "=")  # kept as built (dh_install copies with cp -a)
     files("config_files", a.config_files, deb.INSTALL_DIRS["config_files"], deb.DEFAULT_MODES["config_files"])
-    systemd = getattr(a, "systemd", None)
-    if systemd is not None:
-        files("systemd_units", systemd.units, deb.INSTALL_DIRS["systemd_units"], deb.DEFAULT_MODES["systemd_units"])
-        for src, cfg in sorted((systemd.dropins or {}).items()):
-            unit_dir = posixpath.join(deb.INSTALL_DIRS["systemd_units"], f"{cfg.unit}.d")
-            out.append(f"dalec_install 644 {squote(unit_dir)} {squote(cfg.name or '')} {_glob_arg(src)}")
+    if a.systemd is not None:
+        for src, unit in sorted(a.systemd.units.items()):
+            install(deb.DEFAULT_MODES["systemd"], distro.systemd_unit_dir, unit.name, src)
+        for src, dropin in sorted(a.systemd.dropins.items()):
+            install(deb.DEFAULT_MODES["systemd"], f"{deb.SYSTEMD_DROPIN_BASE}/{dropin.unit}.d", dropin.name, src)
     dirs = getattr(a, "create_directories", None)
     if dirs is not None:
         for base, entries in (("/etc", dirs.config), ("/var/lib", dirs.state)):
@@ -230,6 +233,15 @@ def _install_lines(ctx: BuildContext) -> list[str]:
     for link in getattr(a, "links", None) or ():
         out.append(f'mkdir -p "$(dirname "$R"{squote(link.dest)})" && ln -sfn {squote(link.source)} "$R"{squote(link.dest)}')
     return out
+
+
+def _maintainer_scripts(ctx: BuildContext) -> dict[str, str]:
+    """DEBIAN/ maintainer scripts: the systemd units' enable/start handling (as dh_installsystemd writes it)."""
+    systemd = ctx.spec.get_artifacts(ctx.target_key).systemd
+    if systemd is None:
+        return {}
+    units = {(cfg.name or posixpath.basename(src)): (cfg.enable, cfg.start) for src, cfg in systemd.units.items()}
+    return deb.systemd_maintainer_scripts(units)
 
 
 def _glob_arg(path: str) -> str:
@@ -248,6 +260,7 @@ _INSTALL_FN = r"""dalec_install() {
     dest="$dir/${name:-$(basename "$src")}"
     if [ -d "$src" ]; then mkdir -p "$dest" && cp -a "$src/." "$dest/"
     elif [ "$mode" = "-" ]; then install -m 0644 "$src" "$dest"
+    elif [ "$mode" = "=" ]; then cp -p "$src" "$dest"
     else install -m "$mode" "$src" "$dest"; fi
   done
 }
@@ -276,6 +289,9 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
         },
     )
     out_name = deb.deb_filename(spec.name, spec.version, spec.revision, arch)
+    maint = _maintainer_scripts(ctx)
+    changelog = deb.changelog(spec, version, distro.codename)
+    doc_dir = f'"$R"{squote(f"/usr/share/doc/{spec.name}")}'
     script = "\n".join(
         [
             "#!/bin/sh",
@@ -284,15 +300,19 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
             'rm -rf "$R" && mkdir -p "$R/DEBIAN"',
             _INSTALL_FN,
             f"cd {BUILD_DIR}",
-            *_install_lines(ctx),
+            *_install_lines(ctx, distro),
             f'cp {SCRIPT_DIR}/control "$R/DEBIAN/control"',
+            *(f'install -m 0755 {SCRIPT_DIR}/{m} "$R/DEBIAN/{m}"' for m in sorted(maint)),
+            *([f"mkdir -p {doc_dir}", f"gzip -9n < {SCRIPT_DIR}/changelog > {doc_dir}/changelog.Debian.gz"]
+              if changelog else []),
             'if [ -d "$R/etc" ]; then (cd "$R" && find etc -type f | sort | sed "s|^|/|") > "$R/DEBIAN/conffiles"; fi',
             '[ -s "$R/DEBIAN/conffiles" ] || rm -f "$R/DEBIAN/conffiles"',
             f'dpkg-deb --root-owner-group --build "$R" {PKG_OUT_DIR}/{squote(out_name)}',
             "",
         ]
     )
-    files = _scripts("package: control and script", {"control": control, "package.sh": script})
+    files = _scripts("package: control and script", {"control": control, "package.sh": script, **maint,
+                                                       **({"changelog": changelog} if changelog else {})})
     return builder.run(
         [f"{SCRIPT_DIR}/package.sh"],
         network=llb.NetMode.NONE,
@@ -306,24 +326,34 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
     ).output(PKG_OUT_DIR)
 
 
-def container_base_ref(ctx: BuildContext, distro: Distro) -> str:
-    image = ctx.spec.get_image(ctx.target_key)
-    bases = getattr(image, "bases", None) if image is not None else None
-    if bases:
-        return bases[0].rootfs.image.ref
-    return distro.image_ref
+def _container_base(ctx: BuildContext, distro: Distro) -> tuple[str, llb.State]:
+    """The image the package is installed into (the spec's single base, its `cmd` steps run, or the
+    distro's image) and its reference, whose config the output image starts from."""
+    bases = ctx.spec.get_image(ctx.target_key).bases
+    if len(bases) > 1:
+        raise CompileError("multiple image bases, expected only one", ctx.spec.image_path(ctx.target_key, "bases") + (1,))
+    if not bases:
+        return distro.image_ref, _base(distro.image_ref, ctx)
+    img = bases[0].rootfs.image
+    if img.cmd is None:
+        return img.ref, _base(img.ref, ctx)
+    st = image_state("image base", img, SourceEnv.for_build(ctx))
+    for k, v in _BASE_ENV:
+        st = st.with_env(k, v)
+    return img.ref, st
 
 
 def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
     """`/container`: the distro image with the package installed by apt (runtime deps resolved)."""
+    refuse_unsupported(ctx, "container")
     pkg = deb_package(ctx, distro)
-    ref = container_base_ref(ctx, distro)
+    ref, base = _container_base(ctx, distro)
     script = (
         "#!/bin/sh\nset -e\n" + _APT_PREP
         + f"apt-get install -y --no-install-recommends {PKG_IN_DIR}/*.deb\n"
     )
     files = _scripts("container: install script", {"install.sh": script})
-    st = _base(ref, ctx).run(
+    st = base.run(
         [f"{SCRIPT_DIR}/install.sh"],
         mounts=(
             llb.Mount.bind(PKG_IN_DIR, pkg, readonly=True),
@@ -337,8 +367,10 @@ def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
 
 
 def worker_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
+    refuse_unsupported(ctx, "worker")
     return TargetOutput(worker(ctx, distro))
 
 
 def deb_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
+    refuse_unsupported(ctx, "deb")
     return TargetOutput(deb_package(ctx, distro))

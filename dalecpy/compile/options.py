@@ -19,10 +19,8 @@ class CompileError(UserError, ValueError):
 
 
 class UnsupportedSetting(CompileError, NotSupportedError):
-    """A spec setting Dalec has that dalecpy cannot honour yet: refused with its position, never ignored."""
-
-    def __init__(self, what: str, path: tuple | None = None) -> None:
-        super().__init__(f"{what} is not supported yet", path)
+    """A spec setting Dalec has that dalecpy cannot honour yet: refused with its position, never ignored.
+    Messages end in "is not supported yet" (or "are not supported yet")."""
 
 
 NO_CACHE_ALL = "*"

@@ -195,17 +195,30 @@ class _Script:
     def file_checks(self, path: str, check: FileCheckOutput, key: str) -> None:
         p = squote(path)
         label = f"file {path}"
+        # Metadata checks follow a symlink unless `no_follow` (then they look at the link itself), as Dalec's
+        # runner stats or lstats; content checks always follow it.
+        exists = f"[ -e {p} ] || [ -L {p} ]" if check.no_follow else f"[ -e {p} ]"
+        is_dir = f"[ -d {p} ] && [ ! -L {p} ]" if check.no_follow else f"[ -d {p} ]"
+        if check.link_target:
+            want = check.link_target
+            self.lines.append(
+                f"if [ ! -L {p} ]; then " + self.fail(f"{label}: is not a symbolic link, want link target {_q(want)}")
+                + f"; elif [ \"$(readlink {p})\" != {squote(want)} ]; then "
+                + self.fail(f"{label}: link target is ", shell_tail=f'"\\"$(readlink {p})\\""' + squote(f", want {_q(want)}"))
+                + "; fi"
+            )
         if check.not_exist:
-            self.lines.append(f"if [ -e {p} ] || [ -L {p} ]; then " + self.fail(f"{label}: exists, want it not to exist") + "; fi")
+            self.lines.append(f"if {exists}; then " + self.fail(f"{label}: exists, want it not to exist") + "; fi")
             return
-        self.lines.append(f"if [ ! -e {p} ]; then")
+        self.lines.append(f"if ! {{ {exists}; }}; then")
         self.lines.append("  " + self.fail(f"{label}: does not exist"))
         self.lines.append("else")
         if check.permissions is not None:
             # stat %a prints the mode in octal, special bits (setuid...) as a 4th digit. A wanted mode without
             # special bits is compared with the permission bits only, as Go's FileMode.Perm() is.
             want = check.permissions
-            self.lines.append(f"  a=$(stat -L -c %a {p}); a=$(printf '%04d' \"$a\")")
+            follow = "" if check.no_follow else "-L "
+            self.lines.append(f"  a=$(stat {follow}-c %a {p}); a=$(printf '%04d' \"$a\")")
             if want > 0o777:
                 got, exp = "${a#0}", oct(want)[2:]
             else:
@@ -215,10 +228,10 @@ class _Script:
                 + self.fail(f"{label}: permissions are 0", shell_tail=f'"{got}"' + squote(f", want 0{exp}"))
             )
         if check.is_dir:
-            self.lines.append(f"  [ -d {p} ] || " + self.fail(f"{label}: is not a directory"))
+            self.lines.append(f"  {{ {is_dir}; }} || " + self.fail(f"{label}: is not a directory"))
         has_content = any((check.equals, check.contains, check.matches, check.starts_with, check.ends_with, check.empty))
         if not check.is_dir:
-            self.lines.append(f"  if [ -d {p} ]; then " + self.fail(f"{label}: is a directory, want a file") + "; else")
+            self.lines.append(f"  if {is_dir}; then " + self.fail(f"{label}: is a directory, want a file") + "; else")
             if has_content:
                 self.checks(check, p, label, key, indent="    ")
             self.lines.append("  :; fi")

@@ -288,6 +288,7 @@ def _sub_source(src: Source, p: tuple, ex: _args.Expander) -> None:
     if src.git is not None:
         src.git.url = ex.expand(src.git.url, p + ("git", "url"))
         src.git.commit = ex.expand(src.git.commit, p + ("git", "commit"))
+        src.git.checksum = ex.expand(src.git.checksum, p + ("git", "checksum"))
     if src.http is not None:
         src.http.url = ex.expand(src.http.url, p + ("http", "url"))
     if src.image is not None:
@@ -345,7 +346,7 @@ def _sub_tests(tests: list[TestSpec], p: tuple, ex: _args.Expander) -> None:
 def _sub_deps(deps, p: tuple, ex: _args.Expander) -> None:
     if deps is None:
         return
-    for kind in ("build", "runtime", "recommends", "test", "sysext"):
+    for kind in ("build", "runtime"):  # as Dalec: recommends, test and sysext versions are left as written
         for versions, vp in _args.iter_versions(getattr(deps, kind), p + (kind,)):
             ex.list(versions, vp)
     for i, repo in enumerate(deps.extra_repos):

@@ -78,6 +78,14 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
             out.append(
                 Problem(path + ("generate", i), f"{wrap}source generator {i}: more than one generator type specified")
             )
+        if g.gomod is not None and g.gomod.edits is not None:
+            for j, r in enumerate(g.gomod.edits.replace):
+                if not r.old or not r.new:
+                    out.append(Problem(
+                        path + ("generate", i, "gomod", "edits", "replace", j),
+                        f"{wrap}source generator {i}: gomod generator: gomod edits: replace[{j}]: "
+                        "invalid gomod replace, old and new must be non-empty (a string must read 'old => new')",
+                    ))
     variants = src.variants()
     if not variants:
         out.append(Problem(path, f"{wrap}no non-nil source variant"))
@@ -328,21 +336,28 @@ def validate_image(img: ImageConfig | None, path: Path, wrap: str, out: list[Pro
         out.append(Problem(path + ("base",), f"{wrap}cannot specify both image.base and image.bases", True))
     for i, b in enumerate(img.bases):
         rp = path + ("bases", i, "rootfs")
-        vs = b.rootfs.variants()
-        if vs != ["image"]:
-            out.append(Problem(rp, f"{wrap}rootfs currently only supports image source types"))
-        elif not b.rootfs.image.ref:
-            out.append(Problem(rp + ("image",), f"{wrap}rootfs: docker image source must have a ref"))
+        if b.rootfs.image is None:
+            out.append(Problem(rp, f"{wrap}bases[{i}]: rootfs currently only supports image source types"))
+            continue
+        problems: list[Problem] = []
+        validate_source(b.rootfs, rp, f"{wrap}bases[{i}]: rootfs: ", problems)
+        # A base's rootfs has no path (Dalec ignores that one error for bases).
+        out.extend(p for p in problems if not p.message.endswith("docker image source path cannot be empty"))
     if img.post is not None:
         seen: set[str] = set()
         for old, tgt in img.post.symlinks.items():
             sp = path + ("post", "symlinks", old)
+            if not old:
+                out.append(Problem(sp, f"{wrap}postinstall: symlink source is empty", True))
             if bool(tgt.path) == bool(tgt.paths):
                 out.append(
                     Problem(sp, f"{wrap}symlink {old}: 'path' and 'paths' fields are mutually exclusive, and at least one is required")
                 )
                 continue
-            for np in [tgt.path] if tgt.path else tgt.paths:
+            for j, np in enumerate([tgt.path] if tgt.path else tgt.paths):
+                if not np:
+                    out.append(Problem(sp + ("paths", j), f"{wrap}postinstall: symlink newpath should not be empty"))
+                    continue
                 if np in seen:
                     out.append(Problem(sp, f"{wrap}symlink 'newpaths' must be unique: {np}"))
                 seen.add(np)
@@ -381,6 +396,27 @@ def _validate_deps(deps, path: Path, wrap: str, out: list[Problem]) -> None:
         _validate_mounts(repo.data, rp + ("data",), f"{wrap}extra repo {i}: data: ", out)
 
 
+# ---------------------------------------------------------------- artifacts
+
+_CAPABLE = ("binaries", "libs", "libexec", "opt")
+_NOT_CAPABLE = {"manpages": "manpages", "data_dirs": "data_dirs", "config_files": "configFiles", "docs": "docs",
+                "licenses": "licenses", "headers": "headers"}
+
+
+def validate_artifacts(a, path: Path, wrap: str, out: list[Problem]) -> None:
+    """Dalec's Artifacts.validate: file capabilities only on executable kinds."""
+    if a is None:
+        return
+    for field, key in _NOT_CAPABLE.items():
+        for name, cfg in getattr(a, field).items():
+            if cfg.linux_capabilities:
+                out.append(Problem(
+                    path + (key, name, "linux_capabilities"),
+                    f"{wrap}capabilities can only be set on executable files ({', '.join(_CAPABLE)}); "
+                    f"cannot set capabilities on {key} '{name}'",
+                ))
+
+
 # -------------------------------------------------------------------- spec
 
 
@@ -416,12 +452,14 @@ def validate_spec(spec) -> list[Problem]:
 
     _validate_deps(spec.dependencies, ("dependencies",), "dependencies: ", out)
     validate_image(spec.image, ("image",), "image: ", out)
+    validate_artifacts(spec.artifacts, ("artifacts",), "artifacts: ", out)
 
     for key, t in spec.targets.items():
         tp = ("targets", key)
         wrap = f"target {key}: "
         _validate_deps(t.dependencies, tp + ("dependencies",), wrap + "dependencies: ", out)
         validate_image(t.image, tp + ("image",), wrap + "image: ", out)
+        validate_artifacts(t.artifacts, tp + ("artifacts",), wrap + "artifacts: ", out)
         validate_tests(t.tests, tp + ("tests",), wrap, out, before=min(len(spec.tests), MAX_TESTS))
 
     validate_build(spec, out)
