@@ -260,11 +260,18 @@ _INSTALL_FN = r"""dalec_install() {
     dest="$dir/${name:-$(basename "$src")}"
     if [ -d "$src" ]; then mkdir -p "$dest" && cp -a "$src/." "$dest/"
     elif [ "$mode" = "-" ]; then install -m 0644 "$src" "$dest"
-    elif [ "$mode" = "=" ]; then cp -p "$src" "$dest"
     else install -m "$mode" "$src" "$dest"; fi
   done
 }
 """
+
+
+def _install_fn(*, keep_modes: bool) -> str:
+    """The install helper; mode `=` (artifacts kept as built, e.g. /opt trees) only when a spec needs it."""
+    if not keep_modes:
+        return _INSTALL_FN
+    plain = '    elif [ "$mode" = "-" ]; then install -m 0644 "$src" "$dest"\n'
+    return _INSTALL_FN.replace(plain, plain + '    elif [ "$mode" = "=" ]; then cp -p "$src" "$dest"\n')
 
 
 def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
@@ -298,7 +305,7 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
             "set -e",
             "R=/tmp/dalec/pkgroot",
             'rm -rf "$R" && mkdir -p "$R/DEBIAN"',
-            _INSTALL_FN,
+            _install_fn(keep_modes=bool(spec.get_artifacts(ctx.target_key).opt)),
             f"cd {BUILD_DIR}",
             *_install_lines(ctx, distro),
             f'cp {SCRIPT_DIR}/control "$R/DEBIAN/control"',

@@ -233,11 +233,11 @@ class GomodGitAuth(DalecModel):
 
 
 def _gomod_replace(v: Any) -> Any:
-    """Dalec's shorthand `"old => new"` for a replace directive; a string without ` => ` stays a string (an
-    error the validator reports with Dalec's wording)."""
+    """Dalec's shorthand `"old => new"` for a replace directive; without ` => ` the new side is empty, which
+    the validator reports."""
     if isinstance(v, str):
-        old, sep, new = v.partition(" => ")
-        return {"old": old.strip(), "new": new.strip()} if sep else v
+        old, _, new = v.partition(" => ")
+        return {"old": old.strip(), "new": new.strip()}
     return v
 
 
