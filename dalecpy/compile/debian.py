@@ -97,7 +97,7 @@ def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: s
         arch="all",
         maintainer="dalecpy <dalecpy@localhost>",
         description=f"{kind} dependencies of {ctx.spec.name}",
-        fields={"Depends": deb.relations(deps, _deps_path(ctx, kind))},
+        fields={"Depends": deb.relations(deps, ctx.spec.deps_path(ctx.target_key, kind))},
     )
     script = (
         "#!/bin/sh\nset -e\n" + _APT_PREP
@@ -113,20 +113,6 @@ def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: s
         mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro)),
         custom_name=f"Install {kind} dependencies: {', '.join(sorted(deps))}",
     ).root
-
-
-def _override_path(ctx: BuildContext, field: str) -> tuple:
-    """Spec path of a per-target overridable field: the target's own when it sets one (Dalec's merge rule)."""
-    target = (ctx.spec.targets or {}).get(ctx.target_key)
-    return ("targets", ctx.target_key, field) if target is not None and getattr(target, field, None) else (field,)
-
-
-def _deps_path(ctx: BuildContext, kind: str) -> tuple:
-    target = (ctx.spec.targets or {}).get(ctx.target_key)
-    deps = target.dependencies if target is not None else None
-    if deps is not None and getattr(deps, kind, None):
-        return ("targets", ctx.target_key, "dependencies", kind)
-    return ("dependencies", kind)
 
 
 def _patched_sources(ctx: BuildContext, builder: llb.State, env: SourceEnv) -> llb.State:
@@ -288,11 +274,11 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
         description=spec.description or "",
         homepage=spec.website or "",
         fields={
-            "Depends": deb.relations(spec.get_runtime_deps(ctx.target_key), _deps_path(ctx, "runtime")),
-            "Recommends": deb.relations(spec.get_recommends(ctx.target_key), _deps_path(ctx, "recommends")),
-            "Conflicts": deb.relations(spec.get_conflicts(ctx.target_key), _override_path(ctx, "conflicts")),
-            "Provides": deb.relations(spec.get_provides(ctx.target_key), _override_path(ctx, "provides")),
-            "Replaces": deb.relations(spec.get_replaces(ctx.target_key), _override_path(ctx, "replaces")),
+            "Depends": deb.relations(spec.get_runtime_deps(ctx.target_key), spec.deps_path(ctx.target_key, "runtime")),
+            "Recommends": deb.relations(spec.get_recommends(ctx.target_key), spec.deps_path(ctx.target_key, "recommends")),
+            "Conflicts": deb.relations(spec.get_conflicts(ctx.target_key), spec.override_path(ctx.target_key, "conflicts")),
+            "Provides": deb.relations(spec.get_provides(ctx.target_key), spec.override_path(ctx.target_key, "provides")),
+            "Replaces": deb.relations(spec.get_replaces(ctx.target_key), spec.override_path(ctx.target_key, "replaces")),
         },
     )
     out_name = deb.deb_filename(spec.name, spec.version, spec.revision, arch)

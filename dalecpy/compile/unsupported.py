@@ -15,27 +15,10 @@ from .options import BuildContext, UnsupportedSetting
 _PACKAGES = ("deb", "container")  # route kinds that build the package
 
 
-def _artifacts_path(spec: Spec, key: str) -> tuple:
-    t = spec.target(key)
-    return ("targets", key, "artifacts") if t is not None and t.artifacts is not None else ("artifacts",)
-
-
-def _deps_path(spec: Spec, key: str, field: str) -> tuple:
-    t = spec.target(key)
-    if t is not None and t.dependencies is not None and getattr(t.dependencies, field):
-        return ("targets", key, "dependencies", field)
-    return ("dependencies", field)
-
-
-def _package_config_path(spec: Spec, key: str) -> tuple:
-    t = spec.target(key)
-    return ("targets", key, "package_config") if t is not None and t.package_config is not None else ("package_config",)
-
-
 def _ownership(spec: Spec, key: str) -> Iterator[tuple[tuple, str]]:
     """Every `user`/`group` on an artifact, directory or link: ownership needs the users made first."""
     a = spec.get_artifacts(key)
-    base = _artifacts_path(spec, key)
+    base = spec.override_path(key, "artifacts")
     maps = [(k, getattr(a, f)) for f, k in (("binaries", "binaries"), ("libexec", "libexec"), ("opt", "opt"),
             ("manpages", "manpages"), ("data_dirs", "data_dirs"), ("config_files", "configFiles"), ("docs", "docs"),
             ("licenses", "licenses"), ("libs", "libs"), ("headers", "headers"))]
@@ -60,23 +43,23 @@ def _settings(ctx: BuildContext, kind: str) -> Iterator[tuple[tuple, str]]:
     if target is not None and target.frontend is not None:
         yield ("targets", key, "frontend"), f"targets.{key}.frontend (forwarding the target to another frontend)"
     if spec.get_extra_repos(key):
-        yield _deps_path(spec, key, "extra_repos"), "dependencies.extra_repos"
+        yield spec.deps_path(key, "extra_repos"), "dependencies.extra_repos"
     if kind not in _PACKAGES:
         return
     a = spec.get_artifacts(key)
     if a.users:
-        yield _artifacts_path(spec, key) + ("users",), "artifacts.users (creating users on install)"
+        yield spec.override_path(key, "artifacts") + ("users",), "artifacts.users (creating users on install)"
     if a.groups:
-        yield _artifacts_path(spec, key) + ("groups",), "artifacts.groups (creating groups on install)"
+        yield spec.override_path(key, "artifacts") + ("groups",), "artifacts.groups (creating groups on install)"
     yield from _ownership(spec, key)
     for field in ("binaries", "libexec", "libs", "opt"):
         for name, cfg in sorted(getattr(a, field).items()):
             if cfg.linux_capabilities:
-                yield (_artifacts_path(spec, key) + (field, name, "linux_capabilities"),
+                yield (spec.override_path(key, "artifacts") + (field, name, "linux_capabilities"),
                        "linux_capabilities (setting file capabilities on install)")
     pc = spec.get_package_config(key)
     if pc is not None and pc.signer is not None:
-        yield _package_config_path(spec, key) + ("signer",), "package_config.signer (package signing)"
+        yield spec.override_path(key, "package_config") + ("signer",), "package_config.signer (package signing)"
     if kind == "container":
         post = spec.get_image(key).post
         if post is not None and post.symlinks:

@@ -128,6 +128,19 @@ class Spec(SpecModel):
             base.post = ti.post.model_copy(deep=True)
         return base
 
+    def override_path(self, target_key: str | None, field: str) -> tuple:
+        """Spec path of a per-target setting (artifacts, package_config, provides...): the target's when it has
+        its own (which replaces the root's), else the root's."""
+        t = self.target(target_key)
+        return ("targets", target_key, field) if t is not None and getattr(t, field) is not None else (field,)
+
+    def deps_path(self, target_key: str | None, kind: str) -> tuple:
+        """Spec path of a merged dependency list: the target's when non-empty (Dalec's merge rule), else the root's."""
+        t = self.target(target_key)
+        if t is not None and t.dependencies is not None and getattr(t.dependencies, kind):
+            return ("targets", target_key, "dependencies", kind)
+        return ("dependencies", kind)
+
     def image_path(self, target_key: str | None, field: str) -> tuple:
         """Spec path of a merged image field: the target's when it sets the field, else the root's."""
         t = self.target(target_key)
