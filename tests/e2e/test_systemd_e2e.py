@@ -69,7 +69,7 @@ def test_units_install_and_enable_from_the_deb(engine, frontend_image, tmp_path,
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True, check=True).stdout
     assert all(script in info for script in ("postinst", "prerm", "postrm"))
     run = engine.run([engine.cli, "run", "--rm", "-v", f"{out}:/pkg:ro", f"debian:{codename}", "sh", "-c",
-                      CHECK.format(unit_dir=unit_dir)])
+                      CHECK.replace("{unit_dir}", unit_dir)])
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert f"enabled -> {unit_dir}/svc.service" in run.stdout or "enabled -> /lib/systemd/system/svc.service" \
         in run.stdout, run.stdout
