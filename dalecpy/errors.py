@@ -9,12 +9,29 @@ carries its ``path`` (YAML keys and list indexes); compile turns pathed errors i
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 #: google.golang.org/grpc/codes.InvalidArgument
 INVALID_ARGUMENT = 3
 
 Path = tuple
+
+# C0/C1 controls, DEL, Unicode line/paragraph separators and lone surrogates: anything that could end a line
+# on some terminal or log reader, or cannot be encoded as UTF-8 on the way to the daemon.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group()
+    return _SHORT.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters, line separators and lone surrogates escaped (`\\n`, `\\x1b`,
+    `\\ud800`): a message that echoes user input stays one printable, UTF-8-encodable line."""
+    return _UNSAFE.sub(_escape, text)
 
 
 class UserError(Exception):
@@ -46,7 +63,8 @@ class UserError(Exception):
         return err
 
     def __str__(self) -> str:
-        return "\n".join(m for _, m in self.problems)
+        """One line per problem: user input echoed in a message cannot add a line."""
+        return "\n".join(one_line(m) for _, m in self.problems)
 
 
 class NotSupportedError(UserError):

@@ -97,7 +97,7 @@ def test_opt_artifacts_install_under_opt_keeping_their_mode():
         .mkfile("/package.sh")
     assert "dalec_install = '/opt/myapp' '' 'out/app'" in script
     assert "dalec_install 750 '/opt' 't' 'out/tool'" in script
-    assert 'elif [ "$mode" = "=" ]; then cp -p "$src" "$dest"' in script
+    assert 'elif [ "$mode" = "=" ]; then cp -p -- "$src" "$dest"' in script
 
 
 def test_changelog_is_installed_with_the_newest_entry():

@@ -119,7 +119,7 @@ class Replace:
 
 # (model name, field name) -> sample; fields not listed get a sample from their type.
 SAMPLES: dict[tuple[str, str], object] = {
-    ("SpecModel", "noarch"): True,
+    ("SpecModel", "noarch"): True, ("SpecModel", "version"): "2.0", ("SpecModel", "revision"): "2",
     ("SpecModel", "conflicts"): {"x": {}}, ("SpecModel", "replaces"): {"x": {}}, ("SpecModel", "provides"): {"x": {}},
     ("SpecModel", "sources"): {"s": {"context": {}}},
     ("SpecModel", "patches"): None,  # see PatchSpec
@@ -275,7 +275,7 @@ def _unwrap(tp):
 
 
 def _default_sample(annotation):
-    """A value of the field's type: `sample` strings, `out/sample` artifact keys, empty models."""
+    """A value of the field's type: `sample` strings and keys (`SAMPLE` for env-like maps), empty models."""
     tp = _unwrap(annotation)
     if tp is bool:
         return True
@@ -287,7 +287,8 @@ def _default_sample(annotation):
     if origin is list:
         return [_default_sample(typing.get_args(tp)[0])]
     if origin is dict:
-        return {"out/sample": _default_sample(typing.get_args(tp)[1])}
+        value = _default_sample(typing.get_args(tp)[1])
+        return {"SAMPLE" if isinstance(value, str) else "sample": value}
     if isinstance(tp, type) and issubclass(tp, DalecModel):
         return {}
     raise AssertionError(f"no default sample for {annotation!r}")
