@@ -1,4 +1,3 @@
-
 import pytest
 
 from dalecpy.spec import SpecError, load_spec
