@@ -10,7 +10,7 @@ from typing import Iterator
 import click
 
 from ._entry import interrupted
-from .errors import UserError, one_line, user_message
+from .errors import UserError, one_line
 from .platforms import Platform, PlatformError
 
 STDIN_SPEC = "-"
@@ -24,8 +24,8 @@ def _user_errors() -> Iterator[None]:
         yield
     except UserError as exc:
         positioned = getattr(exc, "diagnostics", None)  # SpecError lines already name the file
-        click.echo(user_message(exc) if positioned else f"error: {user_message(exc)}", err=True)
-        sys.exit(2)
+        click.echo(str(exc) if positioned else f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
 
 
 class _Main(click.Group):

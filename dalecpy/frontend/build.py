@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from . import gateway_pb2 as gw
 from . import status_pb2
 from . import subrequests
-from ..errors import UserError, one_line, user_message
+from ..errors import UserError, one_line
 from .bridge import Bridge, solve_ref
 from .options import FrontendOptions, OptionError, build_platform, env_text
 
@@ -252,7 +252,7 @@ def error_status(exc: BaseException) -> status_pb2.Status | None:
     import grpc
 
     if isinstance(exc, UserError):
-        return status_pb2.Status(code=getattr(exc, "code", INVALID_ARGUMENT), message=user_message(exc))
+        return status_pb2.Status(code=getattr(exc, "code", INVALID_ARGUMENT), message=str(exc))
     if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
         # A daemon-side failure (e.g. the spec file is missing from the context): pass it on as is.
         code = exc.code()
