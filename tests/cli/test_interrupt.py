@@ -16,8 +16,11 @@ from tests.client.fake_daemon import FakeDaemon
 REPO = Path(__file__).resolve().parents[2]
 HELLO = REPO / "specs" / "hello.yml"
 # What the `dalecpy` console script runs, after a marker: the delays count from the moment its code starts.
+# SIGINT handled as in a terminal: a background CI shell starts its children with SIGINT ignored, and Python
+# then leaves it so (no preexec_fn: forking this process, which runs grpc threads, is not safe).
 ENTRY = [sys.executable, "-c",
-         "import sys; sys.stderr.write('started\\n'); sys.stderr.flush(); "
+         "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+         "sys.stderr.write('started\\n'); sys.stderr.flush(); "
          "from dalecpy._entry import main; main()"]
 
 
@@ -30,9 +33,7 @@ def slow_daemon():
 
 def _interrupt_after(argv: list[str], delay: float | None) -> tuple[int, str]:
     """SIGINT `delay` seconds after the start, or (None) once the Solve runs (its progress is printed)."""
-    proc = subprocess.Popen([*ENTRY, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                            # as from a terminal: a background CI shell starts children with SIGINT ignored
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen([*ENTRY, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
     assert proc.stderr is not None
     assert proc.stderr.readline() == b"started\n"
     head = b""
