@@ -224,40 +224,56 @@ def _no_engine(reason: str):
     pytest.skip(reason)
 
 
+ENGINE_ENV_FILES = {"c": Path("/run/dalecpy-e2e/engine-c.env"), "dockerd": Path("/run/dalecpy-e2e/engine.env")}
+
+
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     if ENGINE_ENV.exists():
-        env = _load_env_file(ENGINE_ENV)
-        name = env.get("DALECPY_E2E_ENGINE", "env")
-    elif os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists():
-        env, name = dict(os.environ), "env"
-    else:
-        _no_engine(f"no BuildKit engine: {ENGINE_ENV} missing and no DOCKER_HOST (run scripts/e2e/provision.sh b)")
+        return _engine_from(_load_env_file(ENGINE_ENV), _no_engine)
+    if os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists():
+        return _engine_from(dict(os.environ), _no_engine)
+    _no_engine(f"no BuildKit engine: {ENGINE_ENV} missing and no DOCKER_HOST (run scripts/e2e/provision.sh b)")
+
+
+@pytest.fixture(scope="session")
+def other_engine(engine: Engine) -> Engine:
+    """A second running engine for builds that share something across engines: engine c when the session's
+    engine is a dockerd, else the dockerd of /run/dalecpy-e2e/engine.env. Skips when it is not up."""
+    path = ENGINE_ENV_FILES["dockerd" if engine.name == "c" else "c"]
+    if not path.exists():
+        pytest.skip(f"no second engine: {path} missing (scripts/e2e/engine-c.sh start or provision.sh b)")
+    return _engine_from(_load_env_file(path), pytest.skip)
+
+
+def _engine_from(env: dict[str, str], unavailable) -> Engine:
+    """The engine `env` (an engine env file's variables) names, once it answers; else `unavailable(reason)`."""
+    name = env.get("DALECPY_E2E_ENGINE", "env")
     if name == "c":
-        return _buildkitd_engine(env)
+        return _buildkitd_engine(env, unavailable)
     env["DOCKER_BUILDKIT"] = "1"
     cli = env.get("DOCKER_CLI") or shutil.which("docker", path=env.get("PATH")) or "docker"
     try:
         info = subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True,
                               text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        _no_engine(f"no BuildKit engine: {cli} info: {exc}")
+        unavailable(f"no BuildKit engine: {cli} info: {exc}")
     if info.returncode != 0:
-        _no_engine(f"no BuildKit engine: docker info failed: {info.stderr.strip()[:300]}")
+        unavailable(f"no BuildKit engine: docker info failed: {info.stderr.strip()[:300]}")
     if name == "env":
         has_buildx = subprocess.run([cli, "buildx", "version"], env=env, capture_output=True).returncode == 0
         name = "b" if has_buildx else "a"
     return Engine(name, env, cli)
 
 
-def _buildkitd_engine(env: dict[str, str]) -> Engine:
+def _buildkitd_engine(env: dict[str, str], unavailable) -> Engine:
     cli = env.get("BUILDCTL") or "buildctl"
     try:
         proc = subprocess.run([cli, "debug", "workers"], env=env, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        _no_engine(f"no BuildKit engine: {cli} debug workers: {exc}")
+        unavailable(f"no BuildKit engine: {cli} debug workers: {exc}")
     if proc.returncode != 0:
-        _no_engine(f"no BuildKit engine at {env.get('BUILDKIT_HOST')}: {proc.stderr.strip()[:300]} "
+        unavailable(f"no BuildKit engine at {env.get('BUILDKIT_HOST')}: {proc.stderr.strip()[:300]} "
                    "(scripts/e2e/engine-c.sh start)")
     return Engine("c", env, cli, registry=env.get("DALECPY_E2E_REGISTRY", "127.0.0.1:5000"))
 
