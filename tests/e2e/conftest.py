@@ -191,11 +191,11 @@ class Engine:
                                                (out / "stderr").read_text())
 
     def prune_cmd(self, *filters: str) -> list[str]:
-        """Prune the build cache records matching every filter (`--filter` values, containerd's syntax)."""
-        flags = [x for f in filters for x in ("--filter", f)]
+        """Prune the build cache records matching every filter (docker's `KEY=VALUE`)."""
         if self.has_docker:
-            return [self.cli, "builder", "prune", "-f", *flags]
-        return [self.cli, "prune", *flags]
+            return [self.cli, "builder", "prune", "-f", *(x for f in filters for x in ("--filter", f))]
+        # buildctl passes filters to BuildKit as they are: containerd's syntax, where equality is `==`
+        return [self.cli, "prune", *(x for f in filters for x in ("--filter", f.replace("=", "==", 1)))]
 
     def run(self, argv: list[str], timeout: float = 900, check: bool = False) -> subprocess.CompletedProcess:
         proc = subprocess.run(argv, env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
