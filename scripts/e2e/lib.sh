@@ -99,7 +99,8 @@ go_tool_build() {
     for pair in "$@"; do [ -x "$outdir/${pair%%=*}" ] || todo+=("$pair"); done
     [ ${#todo[@]} -eq 0 ] && return 0
     command -v go >/dev/null || die "go is not installed (needed to build $module@$version)"
-    export GOMODCACHE="$E2E_CACHE/go/mod" GOCACHE="$E2E_CACHE/go/cache"
+    # auto: a module that needs a newer Go than the installed one gets that toolchain from the proxy
+    export GOMODCACHE="$E2E_CACHE/go/mod" GOCACHE="$E2E_CACHE/go/cache" GOTOOLCHAIN=${E2E_GOTOOLCHAIN:-auto}
     mkdir -p "$GOMODCACHE" "$GOCACHE" "$outdir"
     t0=$(date +%s)
     dir=$(go mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
