@@ -113,6 +113,70 @@ class ResolveImageConfigResponse(_message.Message):
     Config: bytes
     def __init__(self, Digest: _Optional[str] = ..., Config: _Optional[bytes] = ...) -> None: ...
 
+class ResolveSourceMetaRequest(_message.Message):
+    __slots__ = ("Source", "Platform", "LogName", "ResolveMode", "Image")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    LOGNAME_FIELD_NUMBER: _ClassVar[int]
+    RESOLVEMODE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    Source: _ops_pb2.SourceOp
+    Platform: _ops_pb2.Platform
+    LogName: str
+    ResolveMode: str
+    Image: ResolveSourceImageRequest
+    def __init__(self, Source: _Optional[_Union[_ops_pb2.SourceOp, _Mapping]] = ..., Platform: _Optional[_Union[_ops_pb2.Platform, _Mapping]] = ..., LogName: _Optional[str] = ..., ResolveMode: _Optional[str] = ..., Image: _Optional[_Union[ResolveSourceImageRequest, _Mapping]] = ...) -> None: ...
+
+class ResolveSourceMetaResponse(_message.Message):
+    __slots__ = ("Source", "Image")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    Source: _ops_pb2.SourceOp
+    Image: ResolveSourceImageResponse
+    def __init__(self, Source: _Optional[_Union[_ops_pb2.SourceOp, _Mapping]] = ..., Image: _Optional[_Union[ResolveSourceImageResponse, _Mapping]] = ...) -> None: ...
+
+class ResolveSourceImageRequest(_message.Message):
+    __slots__ = ("NoConfig",)
+    NOCONFIG_FIELD_NUMBER: _ClassVar[int]
+    NoConfig: bool
+    def __init__(self, NoConfig: _Optional[bool] = ...) -> None: ...
+
+class ResolveSourceImageResponse(_message.Message):
+    __slots__ = ("Digest", "Config")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    Digest: str
+    Config: bytes
+    def __init__(self, Digest: _Optional[str] = ..., Config: _Optional[bytes] = ...) -> None: ...
+
+class EvaluateRequest(_message.Message):
+    __slots__ = ("Ref",)
+    REF_FIELD_NUMBER: _ClassVar[int]
+    Ref: str
+    def __init__(self, Ref: _Optional[str] = ...) -> None: ...
+
+class EvaluateResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class WarnRequest(_message.Message):
+    __slots__ = ("digest", "level", "short", "detail", "url")
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    SHORT_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    digest: str
+    level: int
+    short: bytes
+    detail: _containers.RepeatedScalarFieldContainer[bytes]
+    url: str
+    def __init__(self, digest: _Optional[str] = ..., level: _Optional[int] = ..., short: _Optional[bytes] = ..., detail: _Optional[_Iterable[bytes]] = ..., url: _Optional[str] = ...) -> None: ...
+
+class WarnResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class SolveRequest(_message.Message):
     __slots__ = ("Definition", "Frontend", "FrontendOpt", "allowResultReturn", "allowResultArrayRef", "Final", "ExporterAttr", "FrontendInputs", "Evaluate")
     class FrontendOptEntry(_message.Message):

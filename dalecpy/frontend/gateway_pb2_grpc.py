@@ -64,6 +64,21 @@ class LLBBridgeStub:
                 request_serializer=dalecpy_dot_frontend_dot_gateway__pb2.InputsRequest.SerializeToString,
                 response_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.InputsResponse.FromString,
                 _registered_method=True)
+        self.ResolveSourceMeta = channel.unary_unary(
+                '/moby.buildkit.v1.frontend.LLBBridge/ResolveSourceMeta',
+                request_serializer=dalecpy_dot_frontend_dot_gateway__pb2.ResolveSourceMetaRequest.SerializeToString,
+                response_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.ResolveSourceMetaResponse.FromString,
+                _registered_method=True)
+        self.Evaluate = channel.unary_unary(
+                '/moby.buildkit.v1.frontend.LLBBridge/Evaluate',
+                request_serializer=dalecpy_dot_frontend_dot_gateway__pb2.EvaluateRequest.SerializeToString,
+                response_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.EvaluateResponse.FromString,
+                _registered_method=True)
+        self.Warn = channel.unary_unary(
+                '/moby.buildkit.v1.frontend.LLBBridge/Warn',
+                request_serializer=dalecpy_dot_frontend_dot_gateway__pb2.WarnRequest.SerializeToString,
+                response_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.WarnResponse.FromString,
+                _registered_method=True)
 
 
 class LLBBridgeServicer:
@@ -105,6 +120,24 @@ class LLBBridgeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResolveSourceMeta(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Evaluate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Warn(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LLBBridgeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +170,21 @@ def add_LLBBridgeServicer_to_server(servicer, server):
                     servicer.Inputs,
                     request_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.InputsRequest.FromString,
                     response_serializer=dalecpy_dot_frontend_dot_gateway__pb2.InputsResponse.SerializeToString,
+            ),
+            'ResolveSourceMeta': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveSourceMeta,
+                    request_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.ResolveSourceMetaRequest.FromString,
+                    response_serializer=dalecpy_dot_frontend_dot_gateway__pb2.ResolveSourceMetaResponse.SerializeToString,
+            ),
+            'Evaluate': grpc.unary_unary_rpc_method_handler(
+                    servicer.Evaluate,
+                    request_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.EvaluateRequest.FromString,
+                    response_serializer=dalecpy_dot_frontend_dot_gateway__pb2.EvaluateResponse.SerializeToString,
+            ),
+            'Warn': grpc.unary_unary_rpc_method_handler(
+                    servicer.Warn,
+                    request_deserializer=dalecpy_dot_frontend_dot_gateway__pb2.WarnRequest.FromString,
+                    response_serializer=dalecpy_dot_frontend_dot_gateway__pb2.WarnResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +349,87 @@ class LLBBridge:
             '/moby.buildkit.v1.frontend.LLBBridge/Inputs',
             dalecpy_dot_frontend_dot_gateway__pb2.InputsRequest.SerializeToString,
             dalecpy_dot_frontend_dot_gateway__pb2.InputsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveSourceMeta(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/moby.buildkit.v1.frontend.LLBBridge/ResolveSourceMeta',
+            dalecpy_dot_frontend_dot_gateway__pb2.ResolveSourceMetaRequest.SerializeToString,
+            dalecpy_dot_frontend_dot_gateway__pb2.ResolveSourceMetaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Evaluate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/moby.buildkit.v1.frontend.LLBBridge/Evaluate',
+            dalecpy_dot_frontend_dot_gateway__pb2.EvaluateRequest.SerializeToString,
+            dalecpy_dot_frontend_dot_gateway__pb2.EvaluateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Warn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/moby.buildkit.v1.frontend.LLBBridge/Warn',
+            dalecpy_dot_frontend_dot_gateway__pb2.WarnRequest.SerializeToString,
+            dalecpy_dot_frontend_dot_gateway__pb2.WarnResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,6 +32,30 @@ V08_FRONTEND_CAPS = """frontend.caps frontend.inputs gateway.exec gateway.solve.
 proto.refarray readdir readfile reference.output resolveimage resolveimage.resolvemode return returnmap solve.base
 solve.inlinereturn statfile""".split()
 
+# BuildKit v0.31 (what Dalec v0.21 is built against): every cap its solver/pb and frontend/gateway/pb define.
+CURRENT_LLB_CAPS = """source.image source.image.resolvemode source.image.layerlimit source.image.checksum source.local
+source.local.unique source.local.sessionid source.local.includepatterns source.local.followpaths
+source.local.excludepatterns source.local.sharedkeyhint source.local.differ source.local.metadatatransfer source.git
+source.git.keepgitdir source.git.fullurl source.git.httpauth source.git.knownsshhosts source.git.mountsshsock
+source.git.subdir source.git.checksum source.git.skipsubmodules source.git.signatureverify source.git.mtime
+source.git.fetchbycommit source.git.bundle source.git.checkoutbundle source.http source.http.auth source.http.checksum
+source.http.perm soruce.http.uidgid source.http.header source.http.signatureverify source.imageblob source.ocilayout
+source.buildop.llbfilename exec.meta.base exec.meta.cgroup.parent exec.meta.network exec.meta.network.proxy
+exec.meta.proxyenv exec.meta.security exec.meta.security.devices.v1 exec.meta.setsdefaultpath exec.meta.ulimit
+exec.meta.cdi exec.meta.removemountstubs.recursive exec.meta.linux.resources exec.mount.bind
+exec.mount.bind.readwrite-nooutput exec.mount.cache exec.mount.cache.sharing exec.mount.selector exec.mount.tmpfs
+exec.mount.tmpfs.size exec.mount.secret exec.mount.ssh exec.mount.cache.content exec.cgroup exec.secretenv
+exec.validexitcode file.base file.rm.wildcard file.copy.includeexcludepatterns file.copy.requiredpaths
+file.rm.nofollowsymlink file.copy.alwaysreplaceexistingdestpaths file.copy.modestring file.symlink.create constraints
+platform meta.ignorecache meta.description meta.exportcache cache.gha cache.s3 cache.azblob mergeop diffop
+passthroughop exporter.image.annotations exporter.image.attestations exporter.sourcedateepoch exporter.multiple
+exporter.session source.policy source.policy.session gc.freespacefilter history.filter""".split()
+CURRENT_FRONTEND_CAPS = """solve.base solve.inlinereturn resolveimage resolveimage.resolvemode readfile return returnmap readdir
+statfile importcaches proto.refarray reference.output frontend.inputs gateway.solve.metadata gateway.exec
+gateway.exec.extrahosts gateway.exec.secretenv gateway.exec.signals gateway.exec.filesystem frontend.caps
+gateway.solve.evaluate gateway.evaluate gateway.warnings reference.attestations source.metaresolver
+source.metaresolver.image.attestations source.metaresolver.http.checksumrequest""".split()
+
 BASE_CONFIG = {
     "architecture": "amd64",
     "os": "linux",
@@ -51,6 +75,7 @@ class FakeBridge(gateway_pb2_grpc.LLBBridgeServicer):
         self.solves: list[gw.SolveRequest] = []
         self.resolves: list[gw.ResolveImageConfigRequest] = []
         self.calls: list[str] = []
+        self.warnings: list[gw.WarnRequest] = []
         self.returned: gw.ReturnRequest | None = None
         self.done = threading.Event()
 
@@ -80,11 +105,40 @@ class FakeBridge(gateway_pb2_grpc.LLBBridgeServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"open {request.FilePath}: no such file or directory")
         return gw.ReadFileResponse(Data=self.files[request.FilePath])
 
+    @staticmethod
+    def _image_config(platform) -> tuple[str, bytes]:
+        cfg = dict(BASE_CONFIG, architecture=platform.Architecture or "amd64")
+        return "sha256:" + "1" * 64, json.dumps(cfg).encode()
+
     def ResolveImageConfig(self, request, context):
         self.calls.append("ResolveImageConfig")
         self.resolves.append(request)
-        cfg = dict(BASE_CONFIG, architecture=request.Platform.Architecture or "amd64")
-        return gw.ResolveImageConfigResponse(Digest="sha256:" + "1" * 64, Config=json.dumps(cfg).encode())
+        digest, config = self._image_config(request.Platform)
+        return gw.ResolveImageConfigResponse(Digest=digest, Config=config)
+
+    def ResolveSourceMeta(self, request, context):
+        """Images get the canned config (the identifier is left as asked: no digest pinning, as with
+        ResolveImageConfig's answers); other sources come back unchanged."""
+        self.calls.append("ResolveSourceMeta")
+        out = gw.ResolveSourceMetaResponse(Source=request.Source)
+        if request.Source.identifier.startswith(("docker-image://", "oci-layout://")):
+            self.resolves.append(gw.ResolveImageConfigRequest(
+                Ref=request.Source.identifier.split("://", 1)[1], Platform=request.Platform,
+                ResolveMode=request.ResolveMode, LogName=request.LogName))
+            digest, config = self._image_config(request.Platform)
+            out.Image.Digest = digest
+            if not request.Image.NoConfig:
+                out.Image.Config = config
+        return out
+
+    def Evaluate(self, request, context):
+        self.calls.append("Evaluate")
+        return gw.EvaluateResponse()
+
+    def Warn(self, request, context):
+        self.calls.append("Warn")
+        self.warnings.append(request)
+        return gw.WarnResponse()
 
     def Return(self, request, context):
         self.calls.append("Return")
@@ -146,9 +200,12 @@ FRONTEND_ARGV = [sys.executable, "-c",
                  "import sys; from dalecpy._entry import main; sys.argv[1:] = ['frontend']; main()"]
 
 
+SESSION_ID = "sess-123"
+
+
 def env_for(opts: dict[str, str], **extra: str) -> dict[str, str]:
     env = {f"BUILDKIT_FRONTEND_OPT_{i}": f"{k}={v}" for i, (k, v) in enumerate(opts.items())}
-    env.setdefault("BUILDKIT_SESSION_ID", "sess-123")
+    env.setdefault("BUILDKIT_SESSION_ID", SESSION_ID)
     env.update(extra)
     return env
 
@@ -178,7 +235,7 @@ def run_inprocess(files: dict[str, bytes], opts: dict[str, str], **bridge_kw) ->
 
 
 def run_subprocess(argv: list[str], files: dict[str, bytes], opts: dict[str, str], timeout: float = 60.0,
-                   **bridge_kw) -> tuple[FakeBridge, float, int, bytes]:
+                   extra_env: dict[str, str] | None = None, **bridge_kw) -> tuple[FakeBridge, float, int, bytes]:
     """Start the frontend as a process with the bridge on its stdin/stdout, as BuildKit does.
     Returns (bridge, seconds from spawn to Return, exit code, stderr)."""
     import subprocess
@@ -187,7 +244,7 @@ def run_subprocess(argv: list[str], files: dict[str, bytes], opts: dict[str, str
     fb = FakeBridge(files, **bridge_kw)
     srv = Server(fb)
     env = dict(os.environ)
-    env.update(env_for(opts))
+    env.update(env_for(opts, **(extra_env or {})))
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     side = DaemonSide(srv.path, proc.stdout.fileno(), proc.stdin.fileno())
