@@ -143,19 +143,10 @@ class Engine:
             return json.load(resp)
 
     def remove_image(self, tag: str) -> None:
+        """Untag a test image. Not on engine c: the registry deletes a manifest by digest together with every tag
+        that names it, and reproducible builds give other tags (another run's, or `latest`) the same digest."""
         if self.has_docker:
             self.run([self.cli, "rmi", "-f", tag])
-            return
-        repo, ref = docker_repo(tag)
-        try:
-            head = urllib.request.Request(f"http://{self.registry}/v2/{repo}/manifests/{ref}", method="HEAD",
-                                          headers={"Accept": ", ".join(_INDEX_TYPES + _MANIFEST_TYPES)})
-            with urllib.request.urlopen(head, timeout=30) as resp:
-                digest = resp.headers["Docker-Content-Digest"]
-            urllib.request.urlopen(urllib.request.Request(f"http://{self.registry}/v2/{repo}/manifests/{digest}",
-                                                          method="DELETE"), timeout=30).close()
-        except OSError:
-            pass
 
     def run_container(self, image: str, args: list[str] = (), *, volumes: dict[str, str] | None = None,
                       platform: str | None = None) -> subprocess.CompletedProcess:
