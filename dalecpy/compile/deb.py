@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Mapping
 
@@ -49,6 +50,7 @@ DEFAULT_MODES: Mapping[str, int] = {
 
 from .options import CompileError
 
+
 def deb_arch(platform: Platform) -> str:
     try:
         return _DEB_ARCH[(platform.architecture, platform.variant)]
@@ -56,29 +58,111 @@ def deb_arch(platform: Platform) -> str:
         raise CompileError(f"no Debian architecture for platform {platform.format()}") from None
 
 
+# Debian policy 5.6.1 (package names), 5.6.12 (versions), 7.1 (relationship fields).
+# Package names as dpkg-deb takes them (it lowercases them; policy also wants 2 characters or more).
+_PACKAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9+.-]*")
+_ARCH = re.compile(r"[a-z0-9][a-z0-9-]*")
+_UPSTREAM = re.compile(r"[0-9][A-Za-z0-9.+~-]*")
+_REVISION = re.compile(r"[A-Za-z0-9.+~]+")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def package_name_error(name: str) -> str | None:
+    if _PACKAGE.fullmatch(name):
+        return None
+    return (
+        f"{json.dumps(name)} is not a Debian package name: letters, digits, '+', '-' and '.', "
+        "starting with a letter or digit"
+    )
+
+
+def upstream_reason(upstream: str) -> str | None:
+    """Why `upstream` (an optional epoch and the version before a revision) breaks Debian's syntax, or None."""
+    epoch, colon, rest = upstream.partition(":")
+    if colon and not (epoch.isascii() and epoch.isdigit()):
+        return "the epoch before ':' must be a number"
+    if not _UPSTREAM.fullmatch(rest if colon else upstream):
+        return "the version must start with a digit and hold only letters, digits, '.', '+', '~' and '-'"
+    return None
+
+
+def revision_reason(revision: str) -> str | None:
+    if _REVISION.fullmatch(revision):
+        return None
+    return "the revision must be letters, digits, '+', '.' and '~'"
+
+
+def version_error(version: str) -> str | None:
+    """Why `version` is not a Debian version (`[epoch:]upstream[-revision]`), or None."""
+    head, hyphen, revision = version.rpartition("-")
+    if not hyphen:
+        reason = upstream_reason(version) if version else "it is empty"
+    elif not head or not revision:
+        reason = "a '-' must separate a version and a revision"
+    else:
+        reason = upstream_reason(head) or revision_reason(revision)
+    return f"{json.dumps(version)} is not a Debian version: {reason}" if reason else None
+
+
 def deb_version(version: str, revision: str) -> str:
     return f"{version}-{revision}" if revision else version
 
 
 def deb_filename(name: str, version: str, revision: str, arch: str) -> str:
-    return f"{name}_{deb_version(version, revision)}_{arch}.deb"
+    """`name_version_arch.deb`, without the epoch as Debian's archive names it (`dpkg-name`)."""
+    full = deb_version(version, revision)
+    epoch, colon, rest = full.partition(":")
+    return f"{name}_{rest if colon and epoch.isdigit() else full}_{arch}.deb"
 
 
 _OPS = {">=": ">=", "<=": "<=", ">>": ">>", "<<": "<<", "=": "=", "==": "=", ">": ">>", "<": "<<"}
-_CONSTRAINT = re.compile(r"^\s*(>=|<=|>>|<<|==|=|>|<)\s*(\S+)\s*$")
+_CONSTRAINT = re.compile(r"\s*(>=|<=|>>|<<|==|=|>|<)\s*(\S+)\s*")
+
+
+def constraint(v: str) -> tuple[str, str] | None:
+    """(operator, version) of one version constraint, or None when it is not one. As in Dalec, a bare version
+    (`1.2`) means `= 1.2`, and RPM's `<`, `>`, `==` mean Debian's `<<`, `>>`, `=`."""
+    m = _CONSTRAINT.fullmatch(v)
+    if m:
+        op, ver = _OPS[m.group(1)], m.group(2)
+    elif v[:1].isdigit() and " " not in v:
+        op, ver = "=", v
+    else:
+        return None
+    return (op, ver) if version_error(ver) is None else None
 
 
 def relation(name: str, versions, arches=(), path: tuple | None = None) -> str:
-    """One Debian relation list entry; several version constraints become several entries (`a (>= 1), a (<< 2)`)."""
+    """One Debian relation list entry; several version constraints become several entries (`a (>= 1), a (<< 2)`).
+
+    Every part is checked against Debian's syntax (names, versions, architectures): a spec value can never
+    add a relation or a field to the control file."""
+    base = path or ()
+    qualified, colon, qualifier = name.partition(":")
+    err = package_name_error(qualified)
+    if err is None and colon and not _ARCH.fullmatch(qualifier):
+        err = f"{json.dumps(name)}: the architecture qualifier after ':' must be an architecture name, any or native"
+    if err:
+        raise CompileError(f"dependency {err}", path)
+    for i, a in enumerate(arches):
+        if not _ARCH.fullmatch(a[1:] if a.startswith("!") else a):
+            raise CompileError(
+                f"dependency {name}: {json.dumps(a)} is not a Debian architecture (e.g. amd64, linux-any, !arm64)",
+                base + ("arch", i),
+            )
     arch = f" [{' '.join(arches)}]" if arches else ""
     if not versions:
         return f"{name}{arch}"
     out = []
-    for v in versions:
-        m = _CONSTRAINT.match(v)
-        if not m:
-            raise CompileError(f"dependency {name}: invalid version constraint {v!r}: expected e.g. '>= 1.2'", path)
-        out.append(f"{name} ({_OPS[m.group(1)]} {m.group(2)}){arch}")
+    for i, v in enumerate(versions):
+        c = constraint(v)
+        if c is None:
+            raise CompileError(
+                f"dependency {name}: invalid version constraint {json.dumps(v)}: expected an operator "
+                "(<<, <=, =, >=, >>) and a Debian version, e.g. '>= 1.2'",
+                base + ("version", i),
+            )
+        out.append(f"{name} ({c[0]} {c[1]}){arch}")
     return ", ".join(out)
 
 
@@ -90,6 +174,13 @@ def relations(deps: Mapping[str, object] | None, path: tuple = ()) -> str:
         relation(n, list(getattr(c, "version", None) or ()), list(getattr(c, "arch", None) or ()), path + (n,))
         for n, c in sorted(deps.items())
     )
+
+
+def one_line_error(value: str) -> str | None:
+    """Why `value` cannot be a one-line control field value (a newline would start another field)."""
+    if _CONTROL_CHARS.search(value):
+        return f"{json.dumps(value)} must be one line without control characters"
+    return None
 
 
 def _description(summary: str, long: str) -> str:

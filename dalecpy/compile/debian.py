@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
+import re
 from dataclasses import dataclass
 
 from .. import llb
+from ..spec import SpecError
 from . import caches, deb
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
@@ -86,7 +89,7 @@ def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: s
     Depends are the deps, so apt resolves versions and constraints in one go. `kind` is the dependency
     field ("build", "test"): it names the package and the op, and positions errors in the spec."""
     control = deb.control_file(
-        name=f"dalecpy-{kind}-deps-{ctx.spec.name}".lower(),
+        name=re.sub(r"[^a-z0-9+.-]+", "-", f"dalecpy-{kind}-deps-{ctx.spec.name}".lower()),
         version="1.0",
         arch="all",
         maintainer="dalecpy <dalecpy@localhost>",
@@ -182,7 +185,10 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
 
 
 def _install_lines(ctx: BuildContext) -> list[str]:
-    """Shell lines that copy each artifact into the package root `$R` at Debian's locations."""
+    """Shell lines that copy each artifact into the package root `$R` at Debian's locations.
+
+    Every spec value is one quoted shell word (glob characters in artifact keys stay globs); the loader has
+    checked that names, subpaths and destinations stay beneath their directories."""
     a = ctx.spec.get_artifacts(ctx.target_key)
     out: list[str] = []
     if a is None:
@@ -191,15 +197,15 @@ def _install_lines(ctx: BuildContext) -> list[str]:
 
     def files(kind: str, entries, base: str, default_mode: int | None) -> None:
         for src, cfg in sorted((entries or {}).items()):
-            sub = (cfg.subpath if cfg else "") or ""
+            sub = getattr(cfg, "subpath", "") or ""
             if kind == "manpages" and not sub:
                 ext = src.rsplit(".", 1)[-1] if "." in src else ""
                 sub = f"man{ext[0]}" if ext[:1].isdigit() else ""
-            dest_dir = posixpath.normpath(posixpath.join(base.format(name=name), sub))
-            mode = (cfg.permissions if cfg and cfg.permissions else None) or default_mode
+            dest_dir = _beneath(base.format(name=name), sub)
+            mode = getattr(cfg, "permissions", None) or default_mode
             out.append(
                 f"dalec_install {oct(mode)[2:] if mode else '-'} {squote(dest_dir)} "
-                f"{squote((cfg.name if cfg else '') or '')} {_glob_arg(src)}"
+                f"{squote(_clean_name(cfg.name if cfg else ''))} {glob_word(src)}"
             )
 
     for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
@@ -210,36 +216,74 @@ def _install_lines(ctx: BuildContext) -> list[str]:
     if systemd is not None:
         files("systemd_units", systemd.units, deb.INSTALL_DIRS["systemd_units"], deb.DEFAULT_MODES["systemd_units"])
         for src, cfg in sorted((systemd.dropins or {}).items()):
-            unit_dir = posixpath.join(deb.INSTALL_DIRS["systemd_units"], f"{cfg.unit}.d")
-            out.append(f"dalec_install 644 {squote(unit_dir)} {squote(cfg.name or '')} {_glob_arg(src)}")
+            unit_dir = _beneath(deb.INSTALL_DIRS["systemd_units"], f"{cfg.unit}.d")
+            out.append(f"dalec_install 644 {squote(unit_dir)} {squote(_clean_name(cfg.name))} {glob_word(src)}")
     dirs = getattr(a, "create_directories", None)
     if dirs is not None:
         for base, entries in (("/etc", dirs.config), ("/var/lib", dirs.state)):
             for d, cfg in sorted((entries or {}).items()):
                 mode = oct(cfg.mode if cfg and cfg.mode else 0o755)[2:]
-                out.append(f'mkdir -p -m {mode} "$R"{squote(posixpath.join(base, d))}')
+                out.append(f'mkdir -p -m {mode} -- "$R"{squote(_beneath(base, d))}')
     for link in getattr(a, "links", None) or ():
-        out.append(f'mkdir -p "$(dirname "$R"{squote(link.dest)})" && ln -sfn {squote(link.source)} "$R"{squote(link.dest)}')
+        dest = squote(_beneath("/", link.dest))
+        out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(link.source)} "$R"{dest}')
     return out
 
 
-def _glob_arg(path: str) -> str:
-    # A trailing wildcard (Dalec allows it) must reach the shell unquoted to expand; the rest stays quoted.
-    if any(c in path for c in "*?["):
-        head, _, tail = path.rpartition("/")
-        return (squote(head + "/") if head else "") + tail
-    return squote(path)
+def _beneath(base: str, sub: str) -> str:
+    """`sub` joined under `base` as Go's filepath.Join does it: a leading `/` in `sub` does not leave `base`."""
+    return posixpath.normpath(posixpath.join(base, sub.lstrip("/"))) if sub.strip("/") else base
+
+
+def _clean_name(name: str) -> str:
+    """An artifact's `name` as Go's filepath.Join reads it under its directory (`/a/`, `a/./b/` -> `a`, `a/b`)."""
+    return posixpath.normpath(name).lstrip("/") if name else ""
+
+
+def glob_word(path: str) -> str:
+    """`path` as one shell word: quoted, except the glob characters Dalec's unquoted install lines let the
+    shell expand (`*`, `?`, and `[...]` sets of plain characters), so a pattern still matches files."""
+    if not any(c in path for c in "*?["):
+        return squote(path)
+    words: list[str] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(path):
+        c = path[i]
+        token = None
+        if c in "*?":
+            token = c
+        elif c == "[":
+            end = path.find("]", i + 2)  # `[]...]`: a leading `]` is a member of the set
+            body = path[i + 1 : end] if end > 0 else ""
+            if body and all(ch.isalnum() or ch in "!^-_.:" for ch in body):
+                token = path[i : end + 1]
+        if token is None:
+            literal.append(c)
+            i += 1
+            continue
+        if literal:
+            words.append(squote("".join(literal)))
+            literal = []
+        words.append(token)
+        i += len(token)
+    if literal:
+        words.append(squote("".join(literal)))
+    return "".join(words)
 
 
 _INSTALL_FN = r"""dalec_install() {
   mode="$1"; dir="$R$2"; name="$3"; shift 3
-  [ -e "$1" ] || { echo "dalecpy: artifact not found: $1" >&2; exit 1; }
-  mkdir -p "$dir"
+  [ -e "$1" ] || [ -L "$1" ] || { printf 'dalecpy: artifact not found: %s\n' "$1" >&2; exit 1; }
+  mkdir -p -- "$dir"
   for src in "$@"; do
-    dest="$dir/${name:-$(basename "$src")}"
-    if [ -d "$src" ]; then mkdir -p "$dest" && cp -a "$src/." "$dest/"
-    elif [ "$mode" = "-" ]; then install -m 0644 "$src" "$dest"
-    else install -m "$mode" "$src" "$dest"; fi
+    base=$(basename -- "$src")
+    case "$base" in .|..) continue ;; esac
+    dest="$dir/${name:-$base}"
+    mkdir -p -- "$(dirname -- "$dest")"
+    if [ -d "$src" ]; then mkdir -p -- "$dest" && cp -a -- "$src/." "$dest/"
+    elif [ "$mode" = "-" ]; then install -m 0644 -- "$src" "$dest"
+    else install -m "$mode" -- "$src" "$dest"; fi
   done
 }
 """
@@ -247,6 +291,7 @@ _INSTALL_FN = r"""dalec_install() {
 
 def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
     """`/deb`: build, install artifacts into a package root, write DEBIAN/control, `dpkg-deb --build`."""
+    _check_package_fields(ctx)
     builder, built = build_op(ctx, distro)
     spec = ctx.spec
     arch = "all" if spec.noarch else deb.deb_arch(ctx.platform)
@@ -295,6 +340,34 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
         custom_name=f"Package {out_name}",
         ignore_cache=ctx.options.ignores_cache(NO_CACHE_PKG),
     ).output(PKG_OUT_DIR)
+
+
+def _check_package_fields(ctx: BuildContext) -> None:
+    """The spec values that become one-line fields of DEBIAN/control, checked against Debian's syntax (after
+    build-arg substitution): none can add a line, a field or a relation to the control file."""
+    spec = ctx.spec
+    problems: list[tuple[tuple, str]] = []
+    err = deb.package_name_error(spec.name)
+    if err:
+        problems.append((("name",), f"name: {err}"))
+    if spec.revision:
+        reason = deb.upstream_reason(spec.version) if spec.version else "it is empty"
+        if reason:
+            problems.append((("version",), f"version: {json.dumps(spec.version)} is not a Debian version: {reason}"))
+        reason = deb.revision_reason(spec.revision)
+        if reason:
+            problems.append((("revision",), f"revision: {json.dumps(spec.revision)} is not a Debian revision: {reason}"))
+    else:
+        err = deb.version_error(spec.version)
+        if err:
+            problems.append((("version",), f"version: {err}"))
+    maintainer = ("packager", spec.packager) if spec.packager else ("vendor", spec.vendor)
+    for field, value in (maintainer, ("website", spec.website)):
+        err = deb.one_line_error(value)
+        if err:
+            problems.append(((field,), f"{field}: {err}"))
+    if problems:
+        raise SpecError([ctx.loaded.diagnostic(path, message) for path, message in problems])
 
 
 def container_base_ref(ctx: BuildContext, distro: Distro) -> str:

@@ -25,7 +25,7 @@ from .. import llb
 from ..spec.models import CheckOutput, FileCheckOutput, TestSpec
 from .debian import DISTROS, Distro, _scripts, install_deps
 from .options import NO_CACHE_TESTS, BuildContext, CompileError, TargetOutput
-from .script import SCRIPT_DIR, dquote, squote
+from .script import SCRIPT_DIR, squote
 from .sources import SourceEnv, source_mount
 
 SKIP_TESTS_ARG = "DALEC_SKIP_TESTS"
@@ -113,7 +113,7 @@ failed=0
 fail() { printf '%s\n' "$*" >&2; failed=1; }
 # show FILE: the first bytes of FILE, double-quoted with \n, \t, \" and \\ escapes.
 show() {
-  head -c PREVIEW "$1" > "$W/.show"
+  head -c PREVIEW -- "$1" > "$W/.show"
   q=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' "$W/.show" | awk 'BEGIN { ORS = "" } { gsub(/\t/, "\\t"); if (NR > 1) print "\\n"; print }')
   [ -s "$W/.show" ] && [ -z "$(tail -c 1 "$W/.show")" ] && q="$q\\n"
   more=; [ "$(wc -c < "$1")" -gt PREVIEW ] && more=...
@@ -121,8 +121,8 @@ show() {
 }
 # has FILE DATAFILE: FILE's whole text contains DATAFILE's text (for strings with newlines).
 has() {
-  t=$(cat "$1"; echo .); t=${t%.}
-  p=$(cat "$2"; echo .); p=${p%.}
+  t=$(cat -- "$1"; echo .); t=${t%.}
+  p=$(cat -- "$2"; echo .); p=${p%.}
   case "$t" in *"$p"*) return 0 ;; esac
   return 1
 }
@@ -152,7 +152,7 @@ class _Script:
         add = lambda line: self.lines.append(indent + line)  # noqa: E731
         if check.equals:
             exp = self.data(f"{key}.equals", check.equals)
-            add(f"cmp -s {target} {exp} || "
+            add(f"cmp -s -- {target} {exp} || "
                 + self.fail(f"{label}: does not equal {_q(check.equals)}", shell_tail=f'" (got $(show {target}))"'))
         for n, s in enumerate(check.contains or ()):
             if not s:
@@ -166,12 +166,12 @@ class _Script:
             add(f"grep -qE -e {squote(s)} -- {target} || " + self.fail(f"{label}: does not match {_q(s)}"))
         if check.starts_with:
             exp = self.data(f"{key}.starts_with", check.starts_with)
-            add(f"head -c {len(check.starts_with.encode())} {target} | cmp -s - {exp} || "
+            add(f"head -c {len(check.starts_with.encode())} -- {target} | cmp -s - {exp} || "
                 + self.fail(f"{label}: does not start with {_q(check.starts_with)}",
                             shell_tail=f'" (got $(show {target}))"'))
         if check.ends_with:
             exp = self.data(f"{key}.ends_with", check.ends_with)
-            add(f"tail -c {len(check.ends_with.encode())} {target} | cmp -s - {exp} || "
+            add(f"tail -c {len(check.ends_with.encode())} -- {target} | cmp -s - {exp} || "
                 + self.fail(f"{label}: does not end with {_q(check.ends_with)}",
                             shell_tail=f'" (got $(show {target}))"'))
         if check.empty:
@@ -191,7 +191,7 @@ class _Script:
             # stat %a prints the mode in octal, special bits (setuid...) as a 4th digit. A wanted mode without
             # special bits is compared with the permission bits only, as Go's FileMode.Perm() is.
             want = check.permissions
-            self.lines.append(f"  a=$(stat -L -c %a {p}); a=$(printf '%04d' \"$a\")")
+            self.lines.append(f"  a=$(stat -L -c %a -- {p}); a=$(printf '%04d' \"$a\")")
             if want > 0o777:
                 got, exp = "${a#0}", oct(want)[2:]
             else:
@@ -226,8 +226,9 @@ def script_files(test: TestSpec, name: str | None = None) -> dict[str, str]:
         s.lines.append(f"# {label}")
         s.lines.append("(")
         # The test's env, then the step's, in the step's subshell only: the checks keep the script's own env.
+        # Values are data, as Dalec passes them to the process environment: no `$` expansion here.
         for k, v in [*sorted((test.env or {}).items()), *sorted((step.env or {}).items())]:
-            s.lines.append(f"  export {k}={dquote(v)}")
+            s.lines.append(f"  export {k}={squote(v)}")
         s.lines.append(f"  exec /bin/sh -c {squote(step.command)}")
         s.lines.append(f") < {stdin} > {out} 2> {err}")
         s.lines.append("rc=$?")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from dalecpy.platforms import Platform
 
 from . import args as _args
-from .errors import Diagnostic, SpecError
+from .errors import MAX_DIAGNOSTICS, Diagnostic, SpecError
 from .models import ArtifactBuild, Source, SourceMount, TestSpec
 from .spec import Spec
 from .validate import fill_defaults, validate_network_mode, validate_spec
@@ -132,9 +132,9 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
-def _pydantic_problems(err: ValidationError) -> list[tuple[tuple, str, bool]]:
+def _pydantic_problems(errors: list[dict]) -> list[tuple[tuple, str, bool]]:
     out: list[tuple[tuple, str, bool]] = []
-    for e in err.errors(include_url=False, include_context=True):
+    for e in errors:
         loc = tuple(e["loc"])
         typ = e["type"]
         where = format_path(loc)
@@ -424,9 +424,19 @@ def load_spec(data: str | bytes, filename: str = "spec.yml") -> LoadedSpec:
     try:
         spec = Spec.model_validate(body)
     except ValidationError as e:
-        for loc, msg, at_key in _pydantic_problems(e):
+        # Only the first MAX_DIAGNOSTICS (by position) are worded: wording costs (e.g. "did you mean"),
+        # and a spec can have one error per node.
+        errors = e.errors(include_url=False, include_context=True)
+
+        def where(err: dict) -> tuple[int, int]:
+            pos = smap.nearest(tuple(err["loc"]), prefer_key=err["type"] == "extra_forbidden")
+            return pos or (0, 0)
+
+        if len(errors) > MAX_DIAGNOSTICS:
+            errors = sorted(errors, key=where)
+        for loc, msg, at_key in _pydantic_problems(errors[:MAX_DIAGNOSTICS]):
             diag(loc, msg, at_key)
-        raise SpecError(_sorted(diags)) from None
+        raise SpecError(_sorted(diags), omitted=max(0, len(errors) - MAX_DIAGNOSTICS)) from None
     except RecursionError:
         raise SpecError.single(filename, "spec is nested too deeply") from None
     for p in validate_spec(spec):

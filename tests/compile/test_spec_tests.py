@@ -128,7 +128,7 @@ def test_target_tests_test_deps_and_mounts():
     assert op.inputs[0].digest == deps_digest
     fixtures = [m for m in op.exec.mounts if m.dest == "/fixtures"]
     assert len(fixtures) == 1 and fixtures[0].readonly
-    assert 'export WHO="bookworm"' in g.mkfile("/test.sh")
+    assert "export WHO='bookworm'" in g.mkfile("/test.sh")
     # The container image itself gets no test dependencies.
     assert not _named(graph(result.definition), "Install test dependencies")
 
