@@ -149,12 +149,13 @@ class Engine:
             self.run([self.cli, "rmi", "-f", tag])
 
     def run_container(self, image: str, args: list[str] = (), *, volumes: dict[str, str] | None = None,
-                      platform: str | None = None) -> subprocess.CompletedProcess:
-        """`docker run --rm [-v HOST:CTR:ro] IMAGE ARGS`: stdout, stderr and exit code of the container's command.
+                      platform: str | None = None, workdir: str | None = None) -> subprocess.CompletedProcess:
+        """`docker run --rm [-v HOST:CTR:ro] [-w DIR] IMAGE ARGS`: stdout, stderr and exit code of the command.
         Engine c runs it as a build step of `FROM IMAGE` (the image's entrypoint, env, user and workdir), the
         volumes as read-only bind mounts of local contexts."""
         if self.has_docker:
-            argv = [self.cli, "run", "--rm", *(["--platform", platform] if platform else [])]
+            argv = [self.cli, "run", "--rm", *(["--platform", platform] if platform else []),
+                    *(["-w", workdir] if workdir else [])]
             for host, ctr in (volumes or {}).items():
                 argv += ["-v", f"{host}:{ctr}:ro"]
             return self.run([*argv, image, *args])
@@ -168,7 +169,8 @@ class Engine:
             line = (f"{shlex.join(cmd)} >/.e2e-run/stdout 2>/.e2e-run/stderr; echo $? >/.e2e-run/rc")
             (Path(tmp) / "Dockerfile").write_text(
                 f"FROM {image} AS run\nUSER root\nRUN mkdir -p /.e2e-run && chmod 777 /.e2e-run\n"
-                f"USER {cfg.get('User') or 'root'}\nRUN {' '.join(mounts)} {line}\n"
+                f"USER {cfg.get('User') or 'root'}\n{f'WORKDIR {workdir}' if workdir else ''}\n"
+                f"RUN {' '.join(mounts)} {line}\n"
                 "FROM scratch\nCOPY --from=run /.e2e-run/ /\n")
             out = Path(tmp) / "out"
             argv = [*self._buildctl(["--no-cache", "-o", f"type=local,dest={out}", tmp], ["--frontend", "dockerfile.v0"]),

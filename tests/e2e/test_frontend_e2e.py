@@ -152,6 +152,6 @@ def test_metacharacters_in_artifact_names_are_data(engine, frontend_image, tmp_p
         assert path in listing, listing
     assert "pwned\n" not in listing and "/pwned" not in listing
     script = 'dpkg -i /pkg/*.deb && "/usr/bin/a b;touch pwned;c" && the-link && [ ! -e pwned ] && [ ! -e /pwned ]'
-    run = engine.run([engine.cli, "run", "--rm", "-w", "/", "-v", f"{out}:/pkg:ro", "debian:bookworm", "sh", "-c", script])
+    run = engine.run_container("debian:bookworm", ["sh", "-c", script], volumes={str(out): "/pkg"}, workdir="/")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert run.stdout.splitlines()[-2:] == ["expanded", "expanded"]  # build env values expand by design
