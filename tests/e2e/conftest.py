@@ -166,11 +166,13 @@ class Engine:
             for i, (host, ctr) in enumerate((volumes or {}).items()):
                 mounts.append(f"--mount=type=bind,from=v{i},target={ctr}")
                 extra += ["--local", f"v{i}={host}", "--opt", f"context:v{i}=local:v{i}"]
-            line = (f"{shlex.join(cmd)} >/.e2e-run/stdout 2>/.e2e-run/stderr; echo $? >/.e2e-run/rc")
+            # the command in a script: a Dockerfile line ends at the first newline, a shell word does not
+            (Path(tmp) / "run.sh").write_text(
+                f"{shlex.join(cmd)} >/.e2e-run/stdout 2>/.e2e-run/stderr; echo $? >/.e2e-run/rc\n")
             (Path(tmp) / "Dockerfile").write_text(
                 f"FROM {image} AS run\nUSER root\nRUN mkdir -p /.e2e-run && chmod 777 /.e2e-run\n"
                 f"USER {cfg.get('User') or 'root'}\n{f'WORKDIR {workdir}' if workdir else ''}\n"
-                f"RUN {' '.join(mounts)} {line}\n"
+                f"RUN --mount=type=bind,target=/.e2e-ctx {' '.join(mounts)} sh /.e2e-ctx/run.sh\n"
                 "FROM scratch\nCOPY --from=run /.e2e-run/ /\n")
             out = Path(tmp) / "out"
             argv = [*self._buildctl(["--no-cache", "-o", f"type=local,dest={out}", tmp], ["--frontend", "dockerfile.v0"]),
