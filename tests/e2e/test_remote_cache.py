@@ -232,9 +232,12 @@ MANY_FLAGS = "--jobs=200 --local_cpu_resources=200 --remote_max_connections=200"
 
 
 def _many_actions_spec(tmp: Path) -> Path:
-    """The example with MANY genrules and the flags that let Bazel run them, and reach the cache, all at once."""
+    """The example with MANY genrules and the flags that let Bazel run them, and reach the cache, all at once.
+    Its Bazel disk cache has a scope of its own: a cache record is described by the step that made it, and the
+    other tests prune theirs by that description."""
     text = SPEC.read_text()
     for old, new in (("for i in range(4)]", f"for i in range({MANY})]"),
+                     ("- bazel: {}", "- bazel: {scope: many-connections}"),
                      ("--action_env=WORK $remote //:hello", f"--action_env=WORK $remote {MANY_FLAGS} //:hello")):
         assert old in text, f"{SPEC.name} changed: no {old!r}"
         text = text.replace(old, new)
