@@ -1,14 +1,15 @@
 """What a built .deb holds, as a user of the package sees it, and how Dalec's and dalecpy's .debs compare.
 
 The LLB comparison (`compare.py`) says what each side asks BuildKit to do; this says what came out: the
-package's members (path, kind, mode, owner, link target), its control fields and its control members
-(maintainer scripts, md5sums, conffiles, ...). File contents are not compared: Dalec builds under
-dpkg-buildpackage, whose debhelper steps strip and compress (each is a listed difference where it shows).
+package's members (path, kind, mode, owner, link target, and for ELF files whether they keep their symbol
+table), its control fields and its control members (maintainer scripts, md5sums, conffiles, ...). File contents
+are not compared otherwise: Dalec builds under dpkg-buildpackage, whose debhelper steps strip and compress.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import subprocess
 import tarfile
 from dataclasses import dataclass, field
@@ -27,10 +28,12 @@ class Member:
     mode: str  # octal permission bits, e.g. "0755"
     owner: str  # "user:group" as named in the archive (uid:gid where unnamed)
     target: str = ""  # a link's target
+    elf: str = ""  # for an ELF file: "stripped" or "not stripped" (has a symbol table)
 
     def __str__(self) -> str:
         link = f" -> {self.target}" if self.target else ""
-        return f"{self.kind} {self.mode} {self.owner}{link}"
+        elf = f", ELF {self.elf}" if self.elf else ""
+        return f"{self.kind} {self.mode} {self.owner}{link}{elf}"
 
 
 @dataclass
@@ -43,6 +46,28 @@ class Deb:
 def _tar(deb: Path, what: str) -> tarfile.TarFile:
     data = subprocess.run(["dpkg-deb", what, str(deb)], capture_output=True, check=True).stdout
     return tarfile.open(fileobj=io.BytesIO(data))
+
+
+def elf_symbols(data: bytes) -> str:
+    """"not stripped" for an ELF file with a symbol table (a SHT_SYMTAB section), "stripped" for one without,
+    "" for anything that is not ELF."""
+    if data[:4] != b"\x7fELF" or len(data) < 64:
+        return ""
+    end = "<" if data[5] == 1 else ">"
+    try:
+        if data[4] == 2:  # ELFCLASS64
+            (shoff,) = struct.unpack_from(end + "Q", data, 0x28)
+            shentsize, shnum = struct.unpack_from(end + "HH", data, 0x3A)
+        else:
+            (shoff,) = struct.unpack_from(end + "I", data, 0x20)
+            shentsize, shnum = struct.unpack_from(end + "HH", data, 0x2E)
+        for i in range(shnum):
+            (sh_type,) = struct.unpack_from(end + "I", data, shoff + i * shentsize + 4)
+            if sh_type == 2:  # SHT_SYMTAB
+                return "not stripped"
+    except struct.error:
+        return ""
+    return "stripped"
 
 
 def _path(name: str) -> str:
@@ -59,7 +84,10 @@ def read_deb(deb: Path) -> Deb:
                 continue
             owner = f"{m.uname or m.uid}:{m.gname or m.gid}"
             target = _path(m.linkname) if m.type == tarfile.LNKTYPE else m.linkname
-            out.members[path] = Member(_KINDS.get(m.type, f"type {m.type!r}"), f"{m.mode & 0o7777:04o}", owner, target)
+            f = tar.extractfile(m) if m.isfile() else None
+            elf = elf_symbols(f.read()) if f is not None else ""
+            out.members[path] = Member(_KINDS.get(m.type, f"type {m.type!r}"), f"{m.mode & 0o7777:04o}", owner, target,
+                                       elf)
     with _tar(deb, "--ctrl-tarfile") as tar:
         for m in tar.getmembers():
             f = tar.extractfile(m) if m.isfile() else None
@@ -92,10 +120,11 @@ def compare_debs(dalec: Deb, ours: Deb) -> list[Difference]:
             side, m = ("Dalec", d) if o is None else ("dalecpy", o)
             out.append(Difference("deb:member", f"{path} only in {side}'s .deb ({m})", d and path, o and path))
             continue
-        for attr in ("kind", "mode", "owner", "target"):
+        for attr in ("kind", "mode", "owner", "target", "elf"):
             dv, ov = getattr(d, attr), getattr(o, attr)
             if dv != ov:
-                out.append(Difference(f"deb:{attr}", f"{path} {attr}: Dalec {dv or '(none)'}, dalecpy {ov or '(none)'}",
+                label = "ELF" if attr == "elf" else attr
+                out.append(Difference(f"deb:{attr}", f"{path} {label}: Dalec {dv or '(none)'}, dalecpy {ov or '(none)'}",
                                       (path, dv), (path, ov)))
     for name in sorted(dalec.fields.keys() | ours.fields.keys()):
         dv, ov = dalec.fields.get(name), ours.fields.get(name)

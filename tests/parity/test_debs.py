@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.parity import compare as cmp
-from tests.parity.debs import Member, compare_debs, read_deb
+from tests.parity.debs import Member, compare_debs, elf_symbols, read_deb
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="no dpkg-deb")
 
@@ -80,3 +81,26 @@ def test_each_difference_is_one_line(tmp_path):
     ]
     version = next(d for d in diffs if d.aspect == "version")
     assert cmp.open_for(version, "specs/x.yml", "bookworm/deb").key == "deb-revision"
+
+
+def _elf64(section_types: list[int]) -> bytes:
+    """A minimal little-endian ELF64 file: the header and one section header per type."""
+    header = bytearray(64)
+    header[:6] = b"\x7fELF\x02\x01"
+    struct.pack_into("<Q", header, 0x28, 64)  # e_shoff: right after the header
+    struct.pack_into("<HH", header, 0x3A, 64, len(section_types))  # e_shentsize, e_shnum
+    return bytes(header) + b"".join(struct.pack("<II", 0, t) + bytes(56) for t in section_types)
+
+
+def test_elf_symbols():
+    assert elf_symbols(_elf64([0, 1, 2, 3])) == "not stripped"  # has SHT_SYMTAB
+    assert elf_symbols(_elf64([0, 1, 3])) == "stripped"
+    assert elf_symbols(_elf64([0, 2])[:80]) == ""  # truncated
+    assert elf_symbols(b"#!/bin/sh\n" * 10) == ""
+
+
+def test_stripped_binary_is_a_difference(tmp_path):
+    a, b = read_deb(_deb(tmp_path, "a")), read_deb(_deb(tmp_path, "b"))
+    a.members["/usr/bin/demo"] = Member("file", "0755", "root:root", elf="stripped")
+    b.members["/usr/bin/demo"] = Member("file", "0755", "root:root", elf="not stripped")
+    assert [d.text for d in compare_debs(a, b)] == ["/usr/bin/demo ELF: Dalec stripped, dalecpy not stripped"]
