@@ -112,13 +112,20 @@ def image_store(engine: Engine) -> str:
     return "containerd" if "io.containerd.snapshotter" in proc.stdout else "classic"
 
 
+#: fixed commit dates: the same commit every run, so builds from it are cached across runs (BuildKit keys a git
+#: source by its commit, not its URL, whose port changes)
+_GIT_ENV = {"GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+
+
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**os.environ, **_GIT_ENV}).stdout.strip()
 
 
 @pytest.fixture
 def git_server(tmp_path):
-    """A bare repository served over dumb HTTP on loopback (BuildKit's git source runs in the daemon's netns)."""
+    """A bare repository served over dumb HTTP on loopback (BuildKit's git source runs in the daemon's netns),
+    with the same one commit every time."""
     work = tmp_path / "work"
     work.mkdir()
     _git(work, "init", "-q")
