@@ -37,3 +37,9 @@ def with_marker(doc) -> None:
     """Give the spec a MARKER build arg that reaches the build steps (`build.env`): a new value reruns them."""
     doc.setdefault("args", {})["MARKER"] = ""
     doc["build"].setdefault("env", {})["MARKER"] = "${MARKER}"
+
+
+def one_line_description(doc) -> None:
+    """Fold a multi-line `description` into one line: Dalec (v0.21.5) writes the continuation lines unindented into
+    debian/control, which dpkg-buildpackage rejects, so a spec built through both frontends needs one line."""
+    doc["description"] = " ".join(str(doc["description"]).split())

@@ -32,7 +32,7 @@ from tests.parity.debs import Deb, compare_debs, read_deb
 from tests.parity.facts import Cache, control_stanzas
 
 from .conftest import ROOT
-from .rerun import derive
+from .rerun import derive, one_line_description
 
 pytestmark = pytest.mark.e2e
 
@@ -58,11 +58,7 @@ def dalec_image(engine) -> str:
     return proc.stdout.strip().splitlines()[-1]
 
 
-def _one_line_description(doc) -> None:
-    doc["description"] = " ".join(str(doc["description"]).split())
-
-
-def _copy(spec: Path, side: str, tmp: Path, edit=_one_line_description) -> Path:
+def _copy(spec: Path, side: str, tmp: Path, edit=one_line_description) -> Path:
     """The spec with `edit` applied, and `side`'s frontend image as its syntax."""
     return derive(spec, tmp / f"{side}-{spec.name}", edit, syntax=f"# syntax={SIDES[side]}\n")
 
