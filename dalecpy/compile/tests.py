@@ -24,8 +24,9 @@ import json
 from .. import llb
 from ..spec.models import CheckOutput, FileCheckOutput, TestSpec
 from .debian import DISTROS, Distro, _scripts, install_deps
+from .mounts import MountTable
 from .options import NO_CACHE_TESTS, BuildContext, CompileError, TargetOutput
-from .script import SCRIPT_DIR, dquote, squote
+from .script import SCRIPT_DIR, squote
 from .sources import SourceEnv, source_mount
 
 SKIP_TESTS_ARG = "DALEC_SKIP_TESTS"
@@ -75,9 +76,13 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
         base = install_deps(ctx, distro, base, deps, "test")
     env = SourceEnv.for_build(ctx)
     out_states = []
-    for i, t in enumerate(tests):
+    for i, (t, path) in enumerate(zip(tests, _test_paths(ctx))):
         name = t.name or f"test {i}"
         files = script_files(t, name)
+        table = MountTable({"/": "the container's root filesystem", SCRIPT_DIR: "dalecpy's generated test script"})
+        for j, m in enumerate(t.mounts or ()):
+            table.claim(m.dest, path + ("mounts", j, "dest"), f"mount {j}", f"test {name}: mount {j}: mount")
+        table.check()
         mounts = tuple(
             source_mount(m.dest, f"test{i}-mount{j}", m.spec, env)
             for j, m in enumerate(t.mounts or ())
@@ -91,6 +96,15 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
         ).root
         out_states.append((name, st))
     return out_states
+
+
+def _test_paths(ctx: BuildContext) -> list[tuple]:
+    """The spec path of each test get_tests returns: the root's tests, then the target's."""
+    target = ctx.spec.target(ctx.target_key)
+    paths = [("tests", i) for i in range(len(ctx.spec.tests))]
+    if target is not None:
+        paths += [("targets", ctx.target_key, "tests", i) for i in range(len(target.tests))]
+    return paths
 
 
 # ---------------------------------------------------------------------- the script
@@ -113,7 +127,7 @@ failed=0
 fail() { printf '%s\n' "$*" >&2; failed=1; }
 # show FILE: the first bytes of FILE, double-quoted with \n, \t, \" and \\ escapes.
 show() {
-  head -c PREVIEW "$1" > "$W/.show"
+  head -c PREVIEW -- "$1" > "$W/.show"
   q=$(sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' "$W/.show" | awk 'BEGIN { ORS = "" } { gsub(/\t/, "\\t"); if (NR > 1) print "\\n"; print }')
   [ -s "$W/.show" ] && [ -z "$(tail -c 1 "$W/.show")" ] && q="$q\\n"
   more=; [ "$(wc -c < "$1")" -gt PREVIEW ] && more=...
@@ -121,8 +135,8 @@ show() {
 }
 # has FILE DATAFILE: FILE's whole text contains DATAFILE's text (for strings with newlines).
 has() {
-  t=$(cat "$1"; echo .); t=${t%.}
-  p=$(cat "$2"; echo .); p=${p%.}
+  t=$(cat -- "$1"; echo .); t=${t%.}
+  p=$(cat -- "$2"; echo .); p=${p%.}
   case "$t" in *"$p"*) return 0 ;; esac
   return 1
 }
@@ -152,7 +166,7 @@ class _Script:
         add = lambda line: self.lines.append(indent + line)  # noqa: E731
         if check.equals:
             exp = self.data(f"{key}.equals", check.equals)
-            add(f"cmp -s {target} {exp} || "
+            add(f"cmp -s -- {target} {exp} || "
                 + self.fail(f"{label}: does not equal {_q(check.equals)}", shell_tail=f'" (got $(show {target}))"'))
         for n, s in enumerate(check.contains or ()):
             if not s:
@@ -166,12 +180,12 @@ class _Script:
             add(f"grep -qE -e {squote(s)} -- {target} || " + self.fail(f"{label}: does not match {_q(s)}"))
         if check.starts_with:
             exp = self.data(f"{key}.starts_with", check.starts_with)
-            add(f"head -c {len(check.starts_with.encode())} {target} | cmp -s - {exp} || "
+            add(f"head -c {len(check.starts_with.encode())} -- {target} | cmp -s - {exp} || "
                 + self.fail(f"{label}: does not start with {_q(check.starts_with)}",
                             shell_tail=f'" (got $(show {target}))"'))
         if check.ends_with:
             exp = self.data(f"{key}.ends_with", check.ends_with)
-            add(f"tail -c {len(check.ends_with.encode())} {target} | cmp -s - {exp} || "
+            add(f"tail -c {len(check.ends_with.encode())} -- {target} | cmp -s - {exp} || "
                 + self.fail(f"{label}: does not end with {_q(check.ends_with)}",
                             shell_tail=f'" (got $(show {target}))"'))
         if check.empty:
@@ -181,17 +195,30 @@ class _Script:
     def file_checks(self, path: str, check: FileCheckOutput, key: str) -> None:
         p = squote(path)
         label = f"file {path}"
+        # Metadata checks follow a symlink unless `no_follow` (then they look at the link itself), as Dalec's
+        # runner stats or lstats; content checks always follow it.
+        exists = f"[ -e {p} ] || [ -L {p} ]" if check.no_follow else f"[ -e {p} ]"
+        is_dir = f"[ -d {p} ] && [ ! -L {p} ]" if check.no_follow else f"[ -d {p} ]"
+        if check.link_target:
+            want = check.link_target
+            self.lines.append(
+                f"if [ ! -L {p} ]; then " + self.fail(f"{label}: is not a symbolic link, want link target {_q(want)}")
+                + f"; elif [ \"$(readlink -- {p})\" != {squote(want)} ]; then "
+                + self.fail(f"{label}: link target is ", shell_tail=f'"\\"$(readlink -- {p})\\""' + squote(f", want {_q(want)}"))
+                + "; fi"
+            )
         if check.not_exist:
-            self.lines.append(f"if [ -e {p} ] || [ -L {p} ]; then " + self.fail(f"{label}: exists, want it not to exist") + "; fi")
+            self.lines.append(f"if {exists}; then " + self.fail(f"{label}: exists, want it not to exist") + "; fi")
             return
-        self.lines.append(f"if [ ! -e {p} ]; then")
+        self.lines.append(f"if ! {{ {exists}; }}; then")
         self.lines.append("  " + self.fail(f"{label}: does not exist"))
         self.lines.append("else")
         if check.permissions is not None:
             # stat %a prints the mode in octal, special bits (setuid...) as a 4th digit. A wanted mode without
             # special bits is compared with the permission bits only, as Go's FileMode.Perm() is.
             want = check.permissions
-            self.lines.append(f"  a=$(stat -L -c %a {p}); a=$(printf '%04d' \"$a\")")
+            follow = "" if check.no_follow else "-L "
+            self.lines.append(f"  a=$(stat {follow}-c %a -- {p}); a=$(printf '%04d' \"$a\")")
             if want > 0o777:
                 got, exp = "${a#0}", oct(want)[2:]
             else:
@@ -201,10 +228,10 @@ class _Script:
                 + self.fail(f"{label}: permissions are 0", shell_tail=f'"{got}"' + squote(f", want 0{exp}"))
             )
         if check.is_dir:
-            self.lines.append(f"  [ -d {p} ] || " + self.fail(f"{label}: is not a directory"))
+            self.lines.append(f"  {{ {is_dir}; }} || " + self.fail(f"{label}: is not a directory"))
         has_content = any((check.equals, check.contains, check.matches, check.starts_with, check.ends_with, check.empty))
         if not check.is_dir:
-            self.lines.append(f"  if [ -d {p} ]; then " + self.fail(f"{label}: is a directory, want a file") + "; else")
+            self.lines.append(f"  if {is_dir}; then " + self.fail(f"{label}: is a directory, want a file") + "; else")
             if has_content:
                 self.checks(check, p, label, key, indent="    ")
             self.lines.append("  :; fi")
@@ -226,8 +253,9 @@ def script_files(test: TestSpec, name: str | None = None) -> dict[str, str]:
         s.lines.append(f"# {label}")
         s.lines.append("(")
         # The test's env, then the step's, in the step's subshell only: the checks keep the script's own env.
+        # Values are data, as Dalec passes them to the process environment: no `$` expansion here.
         for k, v in [*sorted((test.env or {}).items()), *sorted((step.env or {}).items())]:
-            s.lines.append(f"  export {k}={dquote(v)}")
+            s.lines.append(f"  export {k}={squote(v)}")
         s.lines.append(f"  exec /bin/sh -c {squote(step.command)}")
         s.lines.append(f") < {stdin} > {out} 2> {err}")
         s.lines.append("rc=$?")

@@ -10,10 +10,13 @@ reported as unmatched.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from dalecpy.platforms import Platform
+
+from .yamlsrc import surrogate_error
 
 PLATFORM_ARGS = frozenset(
     {"TARGETOS", "TARGETARCH", "TARGETPLATFORM", "TARGETVARIANT", "BUILDOS", "BUILDARCH", "BUILDPLATFORM", "BUILDVARIANT"}
@@ -59,12 +62,43 @@ def _is_name_char(c: str) -> bool:
     return c.isascii() and (c.isalnum() or c == "_")
 
 
+#: Characters of build-arg values that substituting one spec may produce: `${A}` repeated in a 4 MiB spec
+#: would otherwise multiply a long value into gigabytes.
+MAX_EXPANSION = 16 * 1024 * 1024
+#: Characters of values that pattern operations (`${A#p}`, `${A%p}`, `${A/p/r}`) may scan in one spec:
+#: they cost a few microseconds a character, so this keeps the worst spec well under a second.
+MAX_PATTERN_SCAN = 128 * 1024
+
+
+class Budget:
+    """What is left of MAX_EXPANSION and MAX_PATTERN_SCAN, shared by every word of one spec."""
+
+    def __init__(self) -> None:
+        self.left = MAX_EXPANSION
+        self.scan_left = MAX_PATTERN_SCAN
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise LexError(f"build-arg values substituted into the spec exceed {MAX_EXPANSION} characters")
+
+    def scan(self, n: int) -> None:
+        self.scan_left -= n
+        if self.scan_left < 0:
+            self.left = -1  # stop expanding: reported once
+            raise LexError(
+                f"pattern operations (${{VAR#...}}, ${{VAR%...}}, ${{VAR/...}}) scan more than {MAX_PATTERN_SCAN} "
+                "characters of build-arg values"
+            )
+
+
 class _Word:
-    def __init__(self, text: str, env: Mapping[str, str]):
+    def __init__(self, text: str, env: Mapping[str, str], budget: Budget | None = None):
         self.s = text
         self.i = 0
         self.env = env
         self.unmatched: list[str] = []
+        self.budget = budget or Budget()
 
     def peek(self) -> str:
         return self.s[self.i] if self.i < len(self.s) else ""
@@ -76,8 +110,11 @@ class _Word:
 
     def get(self, name: str) -> str | None:
         v = self.env.get(name)
-        if v is None and name not in self.unmatched:
-            self.unmatched.append(name)
+        if v is None:
+            if name not in self.unmatched:
+                self.unmatched.append(name)
+        else:
+            self.budget.spend(len(v))
         return v
 
     def process(self, stops: str = "") -> str:
@@ -193,6 +230,7 @@ class _Word:
             v = self.get(name)
             if v is None:
                 return self.s[start:self.i]
+            self.budget.scan(len(v))
             return _trim(v, pattern, prefix=(c == "#"), longest=longest)
         if c == "/":
             all_ = self.peek() == "/"
@@ -208,46 +246,145 @@ class _Word:
             v = self.get(name)
             if v is None:
                 return self.s[start:self.i]
+            self.budget.scan(len(v))
             return _replace(v, pattern, repl, all_)
         if c == "":
             raise LexError("syntax error: missing '}'")
         raise LexError(f"unsupported modifier ({c}) in substitution")
 
 
+class _Glob:
+    """A shell pattern (`*`, `?`, `[...]`, as fnmatch reads them) run as an NFA over a value: finding every
+    prefix that matches, or the leftmost-longest match, costs O(len(value) x len(pattern)), where matching
+    each slice with fnmatch cost O(n^2) for a trim and O(n^3) for a replace (seconds for a 4,000-character
+    build arg, hours for a long one)."""
+
+    _STAR = None
+
+    def __init__(self, pattern: str, reverse: bool = False) -> None:
+        tokens: list = []
+        i, n = 0, len(pattern)
+        while i < n:
+            c = pattern[i]
+            i += 1
+            if c == "*":
+                if not tokens or tokens[-1] is not self._STAR:
+                    tokens.append(self._STAR)
+            elif c == "?":
+                tokens.append(lambda ch: True)
+            elif c == "[":
+                j = i
+                if j < n and pattern[j] == "!":
+                    j += 1
+                if j < n and pattern[j] == "]":
+                    j += 1
+                j = pattern.find("]", j)
+                if j < 0:
+                    tokens.append("[".__eq__)
+                else:
+                    match = re.compile(fnmatch.translate(pattern[i - 1 : j + 1])).match
+                    tokens.append(lambda ch, m=match: m(ch) is not None)
+                    i = j + 1
+            else:
+                tokens.append(c.__eq__)
+        self.tokens = tokens[::-1] if reverse else tokens
+
+    def _close(self, states: set[int]) -> set[int]:
+        tokens, last = self.tokens, len(self.tokens)
+        for j in sorted(states):
+            while j < last and tokens[j] is self._STAR:
+                j += 1
+                states.add(j)
+        return states
+
+    def _step(self, states, ch: str):
+        tokens, last = self.tokens, len(self.tokens)
+        out = set()
+        for j in states:
+            if j < last:
+                t = tokens[j]
+                if t is self._STAR:
+                    out.add(j)
+                elif t(ch):
+                    out.add(j + 1)
+        return self._close(out)
+
+    def prefix_ends(self, v: str, *, shortest: bool):
+        """Lengths k with v[:k] matching, in increasing order (only the first if `shortest`)."""
+        accept = len(self.tokens)
+        states = self._close({0})
+        if accept in states:
+            yield 0
+            if shortest:
+                return
+        for k, ch in enumerate(v, 1):
+            states = self._step(states, ch)
+            if not states:
+                return
+            if accept in states:
+                yield k
+                if shortest:
+                    return
+
+    def leftmost_longest(self, v: str, start: int) -> tuple[int, int] | None:
+        """(i, j) of the first non-empty match at or after `start`, longest at that i; None if none."""
+        accept = len(self.tokens)
+        threads: dict[int, int] = {}  # NFA state -> the smallest start of a thread in it
+        best: tuple[int, int] | None = None
+        for p in range(start, len(v)):
+            if best is None:
+                for j in self._close({0}):
+                    threads.setdefault(j, p)
+            ch, nxt = v[p], {}
+            for j, s in threads.items():
+                for k in self._step({j}, ch):
+                    if k not in nxt or s < nxt[k]:
+                        nxt[k] = s
+            if best is not None:
+                nxt = {k: s for k, s in nxt.items() if s == best[0]}
+            threads = nxt
+            s = threads.get(accept)
+            if s is not None and (best is None or s < best[0] or (s == best[0] and p + 1 > best[1])):
+                best = (s, p + 1)
+                threads = {k: t for k, t in threads.items() if t == s}
+            if best is not None and not threads:
+                break
+        return best
+
+
 def _trim(v: str, pattern: str, *, prefix: bool, longest: bool) -> str:
-    n = len(v)
-    rng = range(n, -1, -1) if longest else range(0, n + 1)
-    for k in rng:
-        part = v[:k] if prefix else v[n - k:]
-        if fnmatch.fnmatchcase(part, pattern):
-            return v[k:] if prefix else v[: n - k]
-    return v
+    glob = _Glob(pattern, reverse=not prefix)
+    ends = list(glob.prefix_ends(v if prefix else v[::-1], shortest=not longest))
+    if not ends:
+        return v
+    k = ends[-1]
+    return v[k:] if prefix else v[: len(v) - k]
 
 
 def _replace(v: str, pattern: str, repl: str, all_: bool) -> str:
     if not pattern:
         return v
+    glob = _Glob(pattern)
     out: list[str] = []
     i = 0
     while i < len(v):
-        for j in range(len(v), i, -1):
-            if fnmatch.fnmatchcase(v[i:j], pattern):
-                out.append(repl)
-                i = j
-                if not all_:
-                    return "".join(out) + v[i:]
-                break
-        else:
-            out.append(v[i])
-            i += 1
+        m = glob.leftmost_longest(v, i)
+        if m is None:
+            break
+        out.append(v[i : m[0]])
+        out.append(repl)
+        i = m[1]
+        if not all_:
+            break
+    out.append(v[i:])
     return "".join(out)
 
 
-def process_word(text: str, env: Mapping[str, str]) -> WordResult:
-    """Expand one word; raises LexError on a syntax error."""
+def process_word(text: str, env: Mapping[str, str], budget: Budget | None = None) -> WordResult:
+    """Expand one word; raises LexError on a syntax error or when `budget` runs out."""
     if "$" not in text and "'" not in text and '"' not in text and "\\" not in text:
         return WordResult(text)
-    w = _Word(text, env)
+    w = _Word(text, env, budget)
     res = w.process()
     return WordResult(res, w.unmatched)
 
@@ -259,10 +396,13 @@ class Expander:
         self.args = args
         self.allow_arg = allow_arg
         self.errors: list[tuple[tuple, str]] = []
+        self.budget = Budget()
 
     def expand(self, value: str, path: tuple) -> str:
+        if self.budget.left < 0:
+            return value  # reported once, where it ran out
         try:
-            r = process_word(value, self.args)
+            r = process_word(value, self.args, self.budget)
         except LexError as e:
             self.errors.append((path, f"error performing variable expansion: {e}"))
             return value
@@ -314,6 +454,12 @@ def build_arg_env(
     env.update(platform_args("BUILD", build_platform))
     env["DALEC_TARGET"] = target_key
     client_keys = set(build_args)
+    for k in sorted(build_args):
+        bad = surrogate_error(k) or surrogate_error(build_args[k])
+        if bad:  # e.g. non-UTF-8 bytes in a command-line argument (Python decodes them to lone surrogates)
+            errors.append(f"build arg {k!r}: {bad}")
+    if errors:
+        return args, errors
     for k in sorted(env):
         v = env[k]
         if k == "SOURCE_DATE_EPOCH":

@@ -14,10 +14,10 @@ from pydantic import BaseModel, ValidationError
 from dalecpy.platforms import Platform
 
 from . import args as _args
-from .errors import Diagnostic, SpecError
+from .errors import MAX_DIAGNOSTICS, Diagnostic, SpecError
 from .models import ArtifactBuild, Source, SourceMount, TestSpec
 from .spec import Spec
-from .validate import fill_defaults, validate_network_mode, validate_spec
+from .validate import fill_defaults, validate_network_mode, validate_refs, validate_spec
 from .yamlsrc import MAX_SPEC_BYTES, SourceMap, YFloat, YInt, parse_yaml
 
 _FIELD_TO_ALIAS: dict[str, str] = {}
@@ -132,9 +132,9 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
-def _pydantic_problems(err: ValidationError) -> list[tuple[tuple, str, bool]]:
+def _pydantic_problems(errors: list[dict]) -> list[tuple[tuple, str, bool]]:
     out: list[tuple[tuple, str, bool]] = []
-    for e in err.errors(include_url=False, include_context=True):
+    for e in errors:
         loc = tuple(e["loc"])
         typ = e["type"]
         where = format_path(loc)
@@ -234,6 +234,8 @@ class LoadedSpec:
         err = validate_network_mode(spec.build.network_mode)
         if err and not any(p[:2] == ("build", "network_mode") for p, _ in ex.errors):
             diags.append(self.diagnostic(("build", "network_mode"), "build: " + err))
+        if not ex.errors:
+            diags.extend(self.diagnostic(p.path, p.message) for p in validate_refs(spec, resolved=True))
         if "SOURCE_DATE_EPOCH" in env and "SOURCE_DATE_EPOCH" not in spec.build.env:
             spec.build.env["SOURCE_DATE_EPOCH"] = env["SOURCE_DATE_EPOCH"]
         if diags:
@@ -286,6 +288,7 @@ def _sub_source(src: Source, p: tuple, ex: _args.Expander) -> None:
     if src.git is not None:
         src.git.url = ex.expand(src.git.url, p + ("git", "url"))
         src.git.commit = ex.expand(src.git.commit, p + ("git", "commit"))
+        src.git.checksum = ex.expand(src.git.checksum, p + ("git", "checksum"))
     if src.http is not None:
         src.http.url = ex.expand(src.http.url, p + ("http", "url"))
     if src.image is not None:
@@ -343,7 +346,7 @@ def _sub_tests(tests: list[TestSpec], p: tuple, ex: _args.Expander) -> None:
 def _sub_deps(deps, p: tuple, ex: _args.Expander) -> None:
     if deps is None:
         return
-    for kind in ("build", "runtime", "recommends", "test", "sysext"):
+    for kind in ("build", "runtime"):  # as Dalec: recommends, test and sysext versions are left as written
         for versions, vp in _args.iter_versions(getattr(deps, kind), p + (kind,)):
             ex.list(versions, vp)
     for i, repo in enumerate(deps.extra_repos):
@@ -424,9 +427,19 @@ def load_spec(data: str | bytes, filename: str = "spec.yml") -> LoadedSpec:
     try:
         spec = Spec.model_validate(body)
     except ValidationError as e:
-        for loc, msg, at_key in _pydantic_problems(e):
+        # Only the first MAX_DIAGNOSTICS (by position) are worded: wording costs (e.g. "did you mean"),
+        # and a spec can have one error per node.
+        errors = e.errors(include_url=False, include_context=True)
+
+        def where(err: dict) -> tuple[int, int]:
+            pos = smap.nearest(tuple(err["loc"]), prefer_key=err["type"] == "extra_forbidden")
+            return pos or (0, 0)
+
+        if len(errors) > MAX_DIAGNOSTICS:
+            errors = sorted(errors, key=where)
+        for loc, msg, at_key in _pydantic_problems(errors[:MAX_DIAGNOSTICS]):
             diag(loc, msg, at_key)
-        raise SpecError(_sorted(diags)) from None
+        raise SpecError(_sorted(diags), omitted=max(0, len(errors) - MAX_DIAGNOSTICS)) from None
     except RecursionError:
         raise SpecError.single(filename, "spec is nested too deeply") from None
     for p in validate_spec(spec):

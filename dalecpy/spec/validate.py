@@ -12,11 +12,18 @@ One deliberate choice: an empty cache ``dir.dest`` reports only
 
 from __future__ import annotations
 
+import posixpath
 import re
-from typing import NamedTuple
+import shlex
+from typing import Mapping, NamedTuple
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
+
+from .. import refs
+from ..limits import MAX_BUILD_STEPS, MAX_STEP_MOUNTS, MAX_TESTS
 from .models import (
+    Artifacts,
     CacheConfig,
     GomodGitAuth,
     GomodGitAuthSSH,
@@ -48,14 +55,60 @@ def _is_root(p: str) -> bool:
 
 
 def _clean_path(p: str) -> str:
-    import posixpath
-
-    return posixpath.normpath(p) if p else p
+    """Go's path.Clean: `//a` is `/a` too (posixpath.normpath keeps a leading `//`)."""
+    if not p:
+        return p
+    out = posixpath.normpath(p)
+    return "/" + out.lstrip("/") if out.startswith("//") else out
 
 
 def _path_has_prefix(s: str, prefix: str) -> bool:
     s, prefix = _clean_path(s), _clean_path(prefix)
     return s == prefix or s.startswith(prefix.rstrip("/") + "/")
+
+
+#: POSIX shell variable names: generated scripts `export NAME=...`, so nothing else may reach them.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_ID = 2**32 - 1  # uid/gid: LLB carries them as uint32
+
+
+def env_name_error(name: str) -> str | None:
+    if _ENV_NAME.fullmatch(name):
+        return None
+    return f"invalid environment variable name {_go_quote(name)}: use letters, digits and _, not starting with a digit"
+
+
+def _validate_env(env: Mapping[str, str], path: Path, wrap: str, out: list[Problem]) -> None:
+    for name in env:
+        err = env_name_error(name)
+        if err:
+            out.append(Problem(path + (name,), wrap + err, True))
+
+
+def path_error(p: str, *, name: bool = False) -> str | None:
+    """Why `p` cannot be a path beneath its root (an install directory, the package root), or None.
+
+    A leading `/` is allowed (it means the root, as Go's filepath.Join reads it); `..` components, control
+    characters and paths naming the root itself are not. With `name`, `p` must be one component (no `/`)."""
+    if not p:
+        return "must not be empty"
+    if _CONTROL.search(p):
+        return "must not contain control characters"
+    parts = p.split("/")
+    if ".." in parts:
+        return 'must not contain ".." (it must stay beneath its directory)'
+    if name and "/" in p:
+        return 'must be a name, without "/"'
+    if all(x in ("", ".") for x in parts):
+        return "must name something beneath its directory, not the directory itself"
+    return None
+
+
+def _check_path(value: str, path: Path, what: str, out: list[Problem], *, name: bool = False, at_key: bool = False) -> None:
+    err = path_error(value, name=name)
+    if err:
+        out.append(Problem(path, f"{what} {_go_quote(value)} {err}", at_key))
 
 
 # ------------------------------------------------------------------ sources
@@ -71,6 +124,14 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
             out.append(
                 Problem(path + ("generate", i), f"{wrap}source generator {i}: more than one generator type specified")
             )
+        if g.gomod is not None and g.gomod.edits is not None:
+            for j, r in enumerate(g.gomod.edits.replace):
+                if not r.old or not r.new:
+                    out.append(Problem(
+                        path + ("generate", i, "gomod", "edits", "replace", j),
+                        f"{wrap}source generator {i}: gomod generator: gomod edits: replace[{j}]: "
+                        "invalid gomod replace, old and new must be non-empty (a string must read 'old => new')",
+                    ))
     variants = src.variants()
     if not variants:
         out.append(Problem(path, f"{wrap}no non-nil source variant"))
@@ -110,9 +171,9 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
             d = inl.dir
             dpath = vpath + ("dir",)
             for attr in ("uid", "gid"):
-                v = getattr(d, attr)
-                if v < 0:
-                    out.append(Problem(dpath + (attr,), f"{wrap}{attr} {v} must be non-negative"))
+                err = _id_error(attr, getattr(d, attr))
+                if err:
+                    out.append(Problem(dpath + (attr,), wrap + err))
             for name, f in d.files.items():
                 fpath = dpath + ("files", name)
                 if "/" in name:
@@ -120,9 +181,9 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
                 elif name in ("", ".", ".."):
                     out.append(Problem(fpath, f"{wrap}file {name!r}: invalid inline file name", True))
                 for attr in ("uid", "gid"):
-                    v = getattr(f, attr)
-                    if v < 0:
-                        out.append(Problem(fpath + (attr,), f"{wrap}file {name!r}: {attr} {v} must be non-negative"))
+                    err = _id_error(attr, getattr(f, attr))
+                    if err:
+                        out.append(Problem(fpath + (attr,), f"{wrap}file {name!r}: {err}"))
         if inl.file is not None:
             f = inl.file
             if src.path:
@@ -132,14 +193,9 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
             if src.excludes:
                 out.append(Problem(path + ("excludes",), f"{wrap}inline file source cannot have excludes set"))
             for attr in ("uid", "gid"):
-                v = getattr(f, attr)
-                if v < 0:
-                    out.append(
-                        Problem(
-                            vpath + ("file", attr),
-                            f"{wrap}inline file source validation failed: {attr} {v} must be non-negative",
-                        )
-                    )
+                err = _id_error(attr, getattr(f, attr))
+                if err:
+                    out.append(Problem(vpath + ("file", attr), f"{wrap}inline file source validation failed: {err}"))
     elif kind == "image":
         img = src.image
         if not img.ref:
@@ -148,9 +204,11 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
             cpath = vpath + ("cmd",)
             if not img.cmd.steps:
                 out.append(Problem(cpath, f"{wrap}command must have at least one step"))
+            _validate_env(img.cmd.env, cpath + ("env",), wrap, out)
             for i, step in enumerate(img.cmd.steps):
                 if not step.command:
                     out.append(Problem(cpath + ("steps", i), f"{wrap}step {i}: step must have a command"))
+                _validate_env(step.env, cpath + ("steps", i, "env"), f"{wrap}step {i}: ", out)
             _validate_mounts(img.cmd.mounts, cpath + ("mounts",), wrap, out, root=src.path or "/")
         if src.path == "":
             out.append(Problem(path, f"{wrap}docker image source path cannot be empty"))
@@ -162,6 +220,14 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
             out.append(Problem(vpath + ("source",), f"{wrap}build sources cannot be recursive"))
         else:
             validate_source(b.source, vpath + ("source",), wrap, out)
+
+
+def _id_error(attr: str, v: int) -> str | None:
+    if v < 0:
+        return f"{attr} {v} must be non-negative"
+    if v > MAX_ID:
+        return f"{attr} {v} must be at most {MAX_ID}"
+    return None
 
 
 def _digest_error(d: str) -> str | None:
@@ -177,6 +243,9 @@ def _digest_error(d: str) -> str | None:
 
 
 def _validate_mounts(mounts: list[SourceMount], path: Path, wrap: str, out: list[Problem], root: str | None = None) -> None:
+    if len(mounts) > MAX_STEP_MOUNTS:
+        out.append(Problem(path + (MAX_STEP_MOUNTS,), f"{wrap}more than {MAX_STEP_MOUNTS} mounts (the limit)"))
+        return
     seen: set[str] = set()
     for i, m in enumerate(mounts):
         mpath = path + (i,)
@@ -194,6 +263,54 @@ def _validate_mounts(mounts: list[SourceMount], path: Path, wrap: str, out: list
                 out.append(Problem(mpath + ("dest",), f"{wrap}mount {i}: duplicate mount destination: {m.dest}"))
             seen.add(key)
         validate_source(m.spec, mpath + ("spec",), f"{wrap}mount {i}: ", out)
+
+
+# ---------------------------------------------------------- refs and URLs
+
+
+def _walk_sources(obj, path: Path):
+    """Every Source in the spec tree with its YAML path (sources, mounts, bases, extra repos, build
+    sources' contexts): a source kind added later is checked without listing it here."""
+    if isinstance(obj, Source):
+        yield path, obj
+    if isinstance(obj, BaseModel):
+        for name, f in type(obj).model_fields.items():
+            value = getattr(obj, name)
+            if value is not None and not isinstance(value, (str, int, bool)):
+                yield from _walk_sources(value, path + (f.alias or name,))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (BaseModel, dict, list)):
+                yield from _walk_sources(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            if isinstance(v, (BaseModel, dict, list)):
+                yield from _walk_sources(v, path + (i,))
+
+
+def validate_refs(spec, *, resolved: bool) -> list[Problem]:
+    """Image references and git URLs that BuildKit would reject, positioned. Before build-arg
+    substitution (`resolved` False) a value with a `$` is left for the check after it."""
+    out: list[Problem] = []
+
+    def check(value: str, path: Path, parse, what: str) -> None:
+        if not value or (not resolved and "$" in value):
+            return
+        try:
+            parse(value)
+        except refs.RefError as exc:
+            out.append(Problem(path, f"{what}: {exc}"))
+
+    for path, src in _walk_sources(spec, ()):
+        if src.image is not None:
+            check(src.image.ref, path + ("image", "ref"), refs.normalize_image_ref, "invalid image reference")
+        if src.git is not None:
+            check(src.git.url, path + ("git", "url"), refs.parse_git_url, "invalid git URL")
+    images = [(("image",), spec.image)] + [(("targets", k, "image"), t.image) for k, t in spec.targets.items()]
+    for path, img in images:
+        if img is not None:
+            check(img.base, path + ("base",), refs.normalize_image_ref, "invalid image reference")
+    return out
 
 
 # ------------------------------------------------------------------- build
@@ -238,9 +355,14 @@ def validate_build(spec, out: list[Problem], *, check_network: bool = True) -> N
     bp: Path = ("build",)
     if not b.steps and (b.caches or b.env or b.network_mode):
         out.append(Problem(bp, "build: artifact build must have at least one step"))
+    if len(b.steps) > MAX_BUILD_STEPS:
+        out.append(Problem(bp + ("steps", MAX_BUILD_STEPS), f"build: more than {MAX_BUILD_STEPS} steps (the limit)"))
+        return
+    _validate_env(b.env, bp + ("env",), "build: env: ", out)
     for i, step in enumerate(b.steps):
         if not step.command:
             out.append(Problem(bp + ("steps", i), f"build: step {i}: step must have a command"))
+        _validate_env(step.env, bp + ("steps", i, "env"), f"build: step {i}: ", out)
         _validate_mounts(step.mounts, bp + ("steps", i, "mounts"), f"build: step {i}: ", out)
     if check_network and "$" not in b.network_mode:
         err = validate_network_mode(b.network_mode)
@@ -265,23 +387,40 @@ def validate_image(img: ImageConfig | None, path: Path, wrap: str, out: list[Pro
         return
     if img.base and img.bases:
         out.append(Problem(path + ("base",), f"{wrap}cannot specify both image.base and image.bases", True))
+    for field in ("entrypoint", "cmd"):
+        try:
+            shlex.split(getattr(img, field))
+        except ValueError as e:  # unbalanced quotes, a trailing backslash
+            out.append(Problem(path + (field,), f"{wrap}{field}: cannot split {_go_quote(getattr(img, field))} into words: {e}"))
+    for i, entry in enumerate(img.env):
+        name, eq, _ = entry.partition("=")
+        err = env_name_error(name) if eq else f"env entry {_go_quote(entry)} must be NAME=value"
+        if err:
+            out.append(Problem(path + ("env", i), wrap + err))
     for i, b in enumerate(img.bases):
         rp = path + ("bases", i, "rootfs")
-        vs = b.rootfs.variants()
-        if vs != ["image"]:
-            out.append(Problem(rp, f"{wrap}rootfs currently only supports image source types"))
-        elif not b.rootfs.image.ref:
-            out.append(Problem(rp + ("image",), f"{wrap}rootfs: docker image source must have a ref"))
+        if b.rootfs.image is None:
+            out.append(Problem(rp, f"{wrap}bases[{i}]: rootfs currently only supports image source types"))
+            continue
+        problems: list[Problem] = []
+        validate_source(b.rootfs, rp, f"{wrap}bases[{i}]: rootfs: ", problems)
+        # A base's rootfs has no path (Dalec ignores that one error for bases).
+        out.extend(p for p in problems if not p.message.endswith("docker image source path cannot be empty"))
     if img.post is not None:
         seen: set[str] = set()
         for old, tgt in img.post.symlinks.items():
             sp = path + ("post", "symlinks", old)
+            if not old:
+                out.append(Problem(sp, f"{wrap}postinstall: symlink source is empty", True))
             if bool(tgt.path) == bool(tgt.paths):
                 out.append(
                     Problem(sp, f"{wrap}symlink {old}: 'path' and 'paths' fields are mutually exclusive, and at least one is required")
                 )
                 continue
-            for np in [tgt.path] if tgt.path else tgt.paths:
+            for j, np in enumerate([tgt.path] if tgt.path else tgt.paths):
+                if not np:
+                    out.append(Problem(sp + ("paths", j), f"{wrap}postinstall: symlink newpath should not be empty"))
+                    continue
                 if np in seen:
                     out.append(Problem(sp, f"{wrap}symlink 'newpaths' must be unique: {np}"))
                 seen.add(np)
@@ -290,14 +429,20 @@ def validate_image(img: ImageConfig | None, path: Path, wrap: str, out: list[Pro
 # ------------------------------------------------------------------- tests
 
 
-def validate_tests(tests: list[TestSpec], path: Path, wrap: str, out: list[Problem]) -> None:
+def validate_tests(tests: list[TestSpec], path: Path, wrap: str, out: list[Problem], before: int = 0) -> None:
+    """`before`: how many tests run ahead of these in one target (the root's, for a target's tests)."""
+    if before + len(tests) > MAX_TESTS:
+        out.append(Problem(path + (max(MAX_TESTS - before, 0),), f"{wrap}more than {MAX_TESTS} tests (the limit)"))
+        return
     for i, t in enumerate(tests):
         tp = path + (i,)
         name = t.name or f"test {i}"
         _validate_mounts(t.mounts, tp + ("mounts",), f"{wrap}{name}: ", out)
+        _validate_env(t.env, tp + ("env",), f"{wrap}{name}: ", out)
         for j, step in enumerate(t.steps):
             if not step.command:
                 out.append(Problem(tp + ("steps", j), f"{wrap}{name}: step {j}: step must have a command"))
+            _validate_env(step.env, tp + ("steps", j, "env"), f"{wrap}{name}: step {j}: ", out)
 
 
 def _validate_deps(deps, path: Path, wrap: str, out: list[Problem]) -> None:
@@ -316,6 +461,74 @@ def _validate_deps(deps, path: Path, wrap: str, out: list[Problem]) -> None:
         _validate_mounts(repo.data, rp + ("data",), f"{wrap}extra repo {i}: data: ", out)
 
 
+# --------------------------------------------------------------- artifacts
+
+_ARTIFACT_MAPS = ("binaries", "libexec", "opt", "manpages", "data_dirs", "config_files", "docs", "licenses", "libs",
+                  "headers")
+_CAPABLE = ("binaries", "libs", "libexec", "opt")  # Dalec: file capabilities only on executables
+
+
+def validate_artifacts(a: Artifacts | None, path: Path, wrap: str, out: list[Problem]) -> None:
+    """Every path an artifact is installed to stays beneath its install directory (and the package root), and
+    file capabilities only on executable kinds (Dalec's Artifacts.validate)."""
+    if a is None:
+        return
+    for kind in _ARTIFACT_MAPS:
+        field = Artifacts.model_fields[kind]
+        key = field.alias or kind
+        _validate_artifact_map(getattr(a, kind), path + (key,), f"{wrap}{key} ", out)
+        if kind in _CAPABLE:
+            continue
+        for name, cfg in getattr(a, kind).items():
+            if cfg.linux_capabilities:
+                out.append(Problem(
+                    path + (key, name, "linux_capabilities"),
+                    f"{wrap}capabilities can only be set on executable files ({', '.join(_CAPABLE)}); "
+                    f"cannot set capabilities on {key} '{name}'",
+                ))
+    if a.systemd is not None:
+        sp = path + ("systemd",)
+        for kind, entries in (("unit", a.systemd.units), ("dropin", a.systemd.dropins)):
+            for src, cfg in entries.items():
+                ep = sp + (kind + "s", src)
+                _check_source_key(src, cfg.name, ep, f"{wrap}systemd {kind} ", out)
+                if cfg.name:
+                    _check_path(cfg.name, ep + ("name",), f"{wrap}systemd {kind} {_go_quote(src)}: name", out, name=True)
+                if kind == "dropin":
+                    _check_path(cfg.unit, ep + ("unit",), f"{wrap}systemd dropin {_go_quote(src)}: unit", out, name=True)
+    if a.create_directories is not None:
+        for kind in ("config", "state"):
+            for d in getattr(a.create_directories, kind):
+                dp = path + ("createDirectories", kind, d)
+                _check_path(d, dp, f"{wrap}createDirectories {kind}:", out, at_key=True)
+    for i, link in enumerate(a.links):
+        lp = path + ("links", i)
+        if not link.source or _CONTROL.search(link.source):
+            what = "must not be empty" if not link.source else "must not contain control characters"
+            out.append(Problem(lp + ("source",), f"{wrap}link {i}: source {_go_quote(link.source)} {what}"))
+        _check_path(link.dest, lp + ("dest",), f"{wrap}link {i}: dest", out)
+
+
+def _check_source_key(src: str, name: str, path: Path, wrap: str, out: list[Problem]) -> None:
+    """An artifact's key: the file to install (absolute, or relative to the build directory); without a
+    `name`, its last component names the installed file."""
+    if not src or _CONTROL.search(src):
+        what = "must not be empty" if not src else "must not contain control characters"
+        out.append(Problem(path, f"{wrap}{_go_quote(src)} {what}", True))
+    elif not name and src.rstrip("/").rpartition("/")[2] in ("", ".", ".."):
+        out.append(Problem(path, f"{wrap}{_go_quote(src)} names no file to install as: set name", True))
+
+
+def _validate_artifact_map(entries: Mapping, path: Path, wrap: str, out: list[Problem]) -> None:
+    for src, cfg in entries.items():
+        ep = path + (src,)
+        _check_source_key(src, cfg.name, ep, wrap, out)
+        if cfg.name:
+            _check_path(cfg.name, ep + ("name",), f"{wrap}{_go_quote(src)}: name", out)
+        if cfg.subpath and cfg.subpath.strip("/"):
+            _check_path(cfg.subpath, ep + ("subpath",), f"{wrap}{_go_quote(src)}: subpath", out)
+
+
 # -------------------------------------------------------------------- spec
 
 
@@ -325,6 +538,8 @@ def validate_spec(spec) -> list[Problem]:
         wrap = f"invalid source {name}: "
         if "/" in name:
             out.append(Problem(("sources", name), wrap + "source name must not contain path separator", True))
+        elif name in ("", ".", "..") or _CONTROL.search(name):
+            out.append(Problem(("sources", name), wrap + "source name must name a file or directory", True))
         validate_source(src, ("sources", name), wrap, out)
 
     validate_tests(spec.tests, ("tests",), "", out)
@@ -351,15 +566,19 @@ def validate_spec(spec) -> list[Problem]:
 
     _validate_deps(spec.dependencies, ("dependencies",), "dependencies: ", out)
     validate_image(spec.image, ("image",), "image: ", out)
+    validate_artifacts(spec.artifacts, ("artifacts",), "artifacts: ", out)
 
     for key, t in spec.targets.items():
         tp = ("targets", key)
         wrap = f"target {key}: "
         _validate_deps(t.dependencies, tp + ("dependencies",), wrap + "dependencies: ", out)
         validate_image(t.image, tp + ("image",), wrap + "image: ", out)
-        validate_tests(t.tests, tp + ("tests",), wrap, out)
+        validate_tests(t.tests, tp + ("tests",), wrap, out, before=min(len(spec.tests), MAX_TESTS))
+        validate_artifacts(t.artifacts, tp + ("artifacts",), wrap + "artifacts: ", out)
 
     validate_build(spec, out)
+
+    out.extend(validate_refs(spec, resolved=False))
 
     for i, c in enumerate(spec.changelog):
         if not _DATE_RE.match(c.date) or not _valid_date(c.date):

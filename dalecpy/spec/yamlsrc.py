@@ -14,13 +14,12 @@ We then convert nodes to plain data ourselves, which lets us:
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-from ruamel.yaml.tag import Tag
 
 try:  # libyaml-based event parser from ruamel.yaml.clib (optional, much faster)
     from _ruamel_yaml import CParser as _CParser
@@ -32,13 +31,21 @@ from .errors import Diagnostic, SpecError
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 #: Nodes that may be produced by expanding aliases (beyond the first use of each anchor).
 MAX_ALIAS_NODES = 10_000
-#: Total nodes in the expanded document.
-MAX_TOTAL_NODES = 1_000_000
-MAX_DEPTH = 200
+#: YAML nodes (scalars, keys, lists, mappings, alias uses) in a spec, counted while parsing so a
+#: refused spec stops early. A large real spec has a few thousand (bench/render.py's spec of 1,000 steps,
+#: 200 caches and 100 sources: ~10,000); at this limit the worst shapes load or fail in well under 2 s
+#: and 200 MB (bench/worst_spec.py).
+MAX_TOTAL_NODES = 50_000
+#: Nesting levels (a real spec's deepest path is under 20); also bounds the source map's path tuples.
+MAX_DEPTH = 64
+#: Longest integer literal (in characters): Python refuses to convert decimal strings of over 4,300 digits,
+#: and a longer number is never a meaningful spec value.
+MAX_INT_CHARS = 1000
 
 Path = tuple  # tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
 
 
 class _RawNumber:
@@ -67,9 +74,52 @@ class YFloat(_RawNumber, float):
     """A float from YAML that remembers its source text (e.g. ``1.10``)."""
 
 
-def _pos(node) -> tuple[int, int]:
-    m = node.start_mark
-    return (m.line + 1, m.column + 1)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def surrogate_error(text: str) -> str | None:
+    """Why `text` cannot be UTF-8 (a lone surrogate, e.g. from a YAML ``"\\ud800"`` escape), or None."""
+    if text.isascii():
+        return None
+    m = _SURROGATE.search(text)
+    if m is None:
+        return None
+    return f"invalid Unicode: lone surrogate \\u{ord(m.group()):04x} at character {m.start() + 1} (not encodable as UTF-8)"
+
+
+class _Node:
+    """A composed YAML node: ``tag`` (a full tag string), ``value``, 1-based ``pos`` and ``anchor``.
+
+    Our own small classes rather than ruamel's nodes: ruamel computes ``Node.tag`` through a Tag object
+    on every read, which was a third of the cost of loading a large spec."""
+
+    __slots__ = ("tag", "value", "pos", "anchor")
+
+    def __init__(self, tag: str, value: Any, pos: tuple[int, int], anchor: str | None) -> None:
+        self.tag = tag
+        self.value = value
+        self.pos = pos
+        self.anchor = anchor
+
+
+class ScalarNode(_Node):
+    __slots__ = ()
+
+
+class SequenceNode(_Node):
+    __slots__ = ()
+
+
+class MappingNode(_Node):
+    __slots__ = ()
+
+
+def _pos(node: _Node) -> tuple[int, int]:
+    return node.pos
+
+
+def _mark_pos(mark) -> tuple[int, int]:
+    return (mark.line + 1, mark.column + 1)
 
 
 class SourceMap:
@@ -148,19 +198,32 @@ class _Converter:
     def scalar(self, node: ScalarNode) -> Any:
         tag = node.tag or ""
         text = node.value
+        bad = surrogate_error(text)
+        if bad:
+            raise self.fail(node, bad)
+        if tag == _STR:
+            return text
         if not tag.startswith(_TAG):
             raise self.fail(node, f"unsupported YAML tag {tag!r}")
         kind = tag[len(_TAG):]
-        if kind == "str" or kind == "timestamp":
+        if kind == "timestamp":
             return text
         if kind == "null":
             return None
         if kind == "bool":
             return text.lower() in ("true", "yes", "on", "y")
         if kind == "int":
-            return YInt(_parse_int(text), text)
+            if len(text) > MAX_INT_CHARS:
+                raise self.fail(node, f"integer literal is too long ({len(text)} characters; at most {MAX_INT_CHARS})")
+            try:
+                return YInt(_parse_int(text), text)
+            except ValueError:
+                raise self.fail(node, f"invalid integer {text!r}") from None
         if kind == "float":
-            return YFloat(_parse_float(text), text)
+            try:
+                return YFloat(_parse_float(text), text)
+            except ValueError:
+                raise self.fail(node, f"invalid number {text!r}") from None
         if kind in ("binary", "merge", "value"):
             return text
         raise self.fail(node, f"unsupported YAML tag {tag!r}")
@@ -170,6 +233,9 @@ class _Converter:
             raise self.fail(knode, "mapping keys must be scalars")
         if knode.tag == _TAG + "null":
             return ""
+        bad = surrogate_error(knode.value)
+        if bad:
+            raise self.fail(knode, bad)
         return knode.value
 
     def mapping(self, node: MappingNode, path: Path, depth: int, in_alias: bool) -> dict:
@@ -211,6 +277,8 @@ def _parse_int(text: str) -> int:
         sign = -1 if t[0] == "-" else 1
         t = t[1:]
     low = t.lower()
+    if not t:
+        raise ValueError("no digits")
     if low.startswith("0x"):
         return sign * int(t[2:], 16)
     if low.startswith("0o"):
@@ -235,10 +303,7 @@ def _parse_float(text: str) -> float:
         return float("-inf")
     if t == ".nan":
         return float("nan")
-    try:
-        return float(t)
-    except ValueError:
-        return 0.0
+    return float(t)
 
 
 def _yaml_error(filename: str, err: YAMLError) -> SpecError:
@@ -277,8 +342,9 @@ class _ComposeError(Exception):
 def _events(text: str, fast: bool):
     if fast and _CParser is not None:
         parser = _CParser(text)
-        while parser.check_event():
-            yield parser.get_event()
+        check, get = parser.check_event, parser.get_event
+        while check():
+            yield get()
     else:
         from ruamel.yaml import YAML
 
@@ -297,95 +363,94 @@ def _compose_any(text: str):
         return _compose(text, False)
 
 
-def _fast_scalar_resolver(resolver):
-    """``resolver.resolve(ScalarNode, value, implicit)`` without its per-call costs.
+def _scalar_resolver():
+    """``resolve(value, implicit) -> tag`` for plain and quoted scalars, as ruamel's YAML 1.2 resolver
+    decides, without its per-call costs (a version lookup, lazily compiled patterns, a Tag per result)."""
+    from ruamel.yaml.resolver import VersionedResolver
 
-    ruamel recomputes the YAML version (several attribute lookups and exceptions) for every
-    scalar and builds a new Tag per result: ~40% of parsing a large spec. Our resolver has no
-    loader, so its version is fixed; we look the implicit-resolver table up once and share one
-    Tag per tag name. Falls back to ruamel when path resolvers are registered.
-    """
-    if resolver.yaml_path_resolvers:
-        return lambda value, implicit: resolver.resolve(ScalarNode, value, implicit)
-    table = resolver.versioned_resolver
-    any_first = tuple(table.get(None, ()))
-    default = resolver.DEFAULT_SCALAR_TAG
-    tags: dict[str, Tag] = {}
+    table = VersionedResolver().versioned_resolver
+    any_first = tuple((str(tag), regexp.match) for tag, regexp in table.get(None, ()))
+    by_first = {
+        first: tuple((str(tag), regexp.match) for tag, regexp in entries) + any_first
+        for first, entries in table.items()
+        if first is not None
+    }
+    default = _TAG + "str"
 
-    def resolve(value: str, implicit) -> Any:
+    def resolve(value: str, implicit) -> str:
         if implicit[0]:
-            for tag, regexp in (*table.get(value[0] if value else "", ()), *any_first):
-                if regexp.match(value):
-                    t = tags.get(tag)
-                    if t is None:
-                        t = tags[tag] = Tag(suffix=tag)
-                    return t
+            for tag, match in by_first.get(value[:1], any_first):
+                if match(value):
+                    return tag
         return default
 
     return resolve
 
 
 def _compose(text: str, fast: bool):
-    """Compose the single document into ruamel nodes, iteratively (no recursion).
+    """Compose the single document into nodes, iteratively (no recursion), counting nodes as they come.
 
-    ruamel's own composers are recursive (the C one can even overflow the C
-    stack on deeply nested input), so we build nodes from the event stream.
+    ruamel's own composers are recursive (the C one can even overflow the C stack on deeply nested
+    input) and build the whole document before anyone can count it; here a spec over MAX_TOTAL_NODES
+    stops at the first node past the limit.
     """
-    from ruamel.yaml.resolver import VersionedResolver
-
-    resolver = VersionedResolver()
-    resolve = _fast_scalar_resolver(resolver)
-    anchors: dict[str, Any] = {}
-    stack: list[list] = []  # [node, items, pending_key]
+    resolve = _scalar_resolver()
+    anchors: dict[str, _Node] = {}
+    stack: list[list] = []  # [node, pending key or None]
     root = None
     docs = 0
+    nodes = 0
+    scalar_event, alias_event = ev.ScalarEvent, ev.AliasEvent
+    seq_start, map_start = ev.SequenceStartEvent, ev.MappingStartEvent
+    seq_end, map_end = ev.SequenceEndEvent, ev.MappingEndEvent
     for e in _events(text, fast):
-        if isinstance(e, ev.DocumentStartEvent):
-            docs += 1
-            if docs > 1:
-                raise _ComposeError(e.start_mark, "invalid YAML: expected a single document in the stream; but found another document")
-            continue
-        if isinstance(e, (ev.StreamStartEvent, ev.StreamEndEvent, ev.DocumentEndEvent)):
-            continue
-        if isinstance(e, ev.AliasEvent):
-            if e.anchor not in anchors:
-                raise _ComposeError(e.start_mark, f"invalid YAML: found undefined alias {e.anchor!r}")
-            node = anchors[e.anchor]
-        elif isinstance(e, ev.ScalarEvent):
+        kind = type(e)
+        if kind is scalar_event or kind is alias_event or kind is seq_start or kind is map_start:
+            nodes += 1
+            if nodes > MAX_TOTAL_NODES:
+                raise _ComposeError(e.start_mark, f"spec is too large: more than {MAX_TOTAL_NODES} YAML nodes")
+        if kind is scalar_event:
             tag = e.tag
             if tag is None or tag == "!":
                 tag = resolve(e.value, e.implicit)
-            node = ScalarNode(tag, e.value, e.start_mark, e.end_mark, style=e.style, anchor=e.anchor)
+            node = ScalarNode(tag, e.value, _mark_pos(e.start_mark), e.anchor)
             if e.anchor:
                 anchors[e.anchor] = node
-        elif isinstance(e, (ev.SequenceStartEvent, ev.MappingStartEvent)):
+        elif kind is alias_event:
+            node = anchors.get(e.anchor)  # type: ignore[assignment]
+            if node is None:
+                raise _ComposeError(e.start_mark, f"invalid YAML: found undefined alias {e.anchor!r}")
+        elif kind is seq_start or kind is map_start:
             if len(stack) >= MAX_DEPTH:
                 raise _ComposeError(e.start_mark, f"spec is nested too deeply (more than {MAX_DEPTH} levels)")
-            is_map = isinstance(e, ev.MappingStartEvent)
+            is_map = kind is map_start
             tag = e.tag
             if tag is None or tag == "!":
-                tag = resolver.resolve(MappingNode if is_map else SequenceNode, None, e.implicit)
-            cls = MappingNode if is_map else SequenceNode
-            node = cls(tag, [], e.start_mark, None, flow_style=e.flow_style, anchor=e.anchor)
+                tag = _TAG + ("map" if is_map else "seq")
+            node = (MappingNode if is_map else SequenceNode)(tag, [], _mark_pos(e.start_mark), e.anchor)
             if e.anchor:
                 anchors[e.anchor] = node
             stack.append([node, None])
             continue
-        elif isinstance(e, (ev.SequenceEndEvent, ev.MappingEndEvent)):
+        elif kind is seq_end or kind is map_end:
             node = stack.pop()[0]
-            node.end_mark = e.end_mark
-        else:  # pragma: no cover
+        elif kind is ev.DocumentStartEvent:
+            docs += 1
+            if docs > 1:
+                raise _ComposeError(e.start_mark, "invalid YAML: expected a single document in the stream; but found another document")
+            continue
+        else:  # stream and document ends
             continue
         if not stack:
             root = node
             continue
         top = stack[-1]
         parent = top[0]
-        if isinstance(parent, MappingNode):
+        if type(parent) is MappingNode:
             if top[1] is None:
-                top[1] = (node,)
+                top[1] = node
             else:
-                parent.value.append((top[1][0], node))
+                parent.value.append((top[1], node))
                 top[1] = None
         else:
             parent.value.append(node)

@@ -344,18 +344,31 @@ PKG_CONTROL = (
     "Description: A Bazel genrule project built with the Bazel disk cache.\n"
 )
 PACKAGE_SH = (
-    '#!/bin/sh\nset -e\nR=/tmp/dalec/pkgroot\nrm -rf "$R" && mkdir -p "$R/DEBIAN"\n'
-    'dalec_install() {\n  mode="$1"; dir="$R$2"; name="$3"; shift 3\n'
-    '  [ -e "$1" ] || { echo "dalecpy: artifact not found: $1" >&2; exit 1; }\n'
-    '  mkdir -p "$dir"\n  for src in "$@"; do\n    dest="$dir/${name:-$(basename "$src")}"\n'
-    '    if [ -d "$src" ]; then mkdir -p "$dest" && cp -a "$src/." "$dest/"\n'
-    '    elif [ "$mode" = "-" ]; then install -m 0644 "$src" "$dest"\n'
-    '    else install -m "$mode" "$src" "$dest"; fi\n  done\n}\n\n'
-    "cd /build\ndalec_install 755 '/usr/bin' '' 'out/bazel-hello'\n"
+    '#!/bin/sh\n'
+    'set -e\n'
+    'R=/tmp/dalec/pkgroot\n'
+    'rm -rf "$R" && mkdir -p "$R/DEBIAN"\n'
+    'dalec_install() {\n'
+    '  mode="$1"; dir="$R$2"; name="$3"; shift 3\n'
+    '  [ -e "$1" ] || [ -L "$1" ] || { printf \'dalecpy: artifact not found: %s\\n\' "$1" >&2; exit 1; }\n'
+    '  mkdir -p -- "$dir"\n'
+    '  for src in "$@"; do\n'
+    '    base=$(basename -- "$src")\n'
+    '    case "$base" in .|..) continue ;; esac\n'
+    '    dest="$dir/${name:-$base}"\n'
+    '    mkdir -p -- "$(dirname -- "$dest")"\n'
+    '    if [ -d "$src" ]; then mkdir -p -- "$dest" && cp -a -- "$src/." "$dest/"\n'
+    '    elif [ "$mode" = "-" ]; then install -m 0644 -- "$src" "$dest"\n'
+    '    else install -m "$mode" -- "$src" "$dest"; fi\n'
+    '  done\n'
+    '}\n'
+    '\n'
+    'cd /build\n'
+    "dalec_install 755 '/usr/bin' '' 'out/bazel-hello'\n"
     'cp /tmp/dalec/internal/control "$R/DEBIAN/control"\n'
     'if [ -d "$R/etc" ]; then (cd "$R" && find etc -type f | sort | sed "s|^|/|") > "$R/DEBIAN/conffiles"; fi\n'
     '[ -s "$R/DEBIAN/conffiles" ] || rm -f "$R/DEBIAN/conffiles"\n'
-    "dpkg-deb --root-owner-group --build \"$R\" /tmp/dalec/out/'bazel-hello_1.0.0-1_amd64.deb'\n"
+    'dpkg-deb --root-owner-group --build "$R" /tmp/dalec/out/\'bazel-hello_1.0.0-1_amd64.deb\'\n'
 )
 INSTALL_SH = (
     "#!/bin/sh\nset -e\nrm -f /etc/apt/apt.conf.d/docker-clean\napt-get update\n"

@@ -258,23 +258,28 @@ def dalecpy_facts(definitions: Iterable[pb.Definition]) -> Facts:
     return facts
 
 
+def _words(text: str) -> list[str]:
+    """Shell words, without the `--` that ends a command's options."""
+    return [w for w in shlex.split(text) if w != "--"]
+
+
 def _dalecpy_layout(script: str, facts: Facts) -> None:
-    """The package script's `dalec_install MODE DIR NAME SRC...`, `mkdir -p -m MODE "$R"DIR` and
-    `ln -sfn TARGET "$R"LINK` lines."""
-    for line in script.splitlines():
+    """The package script's `dalec_install MODE DIR NAME SRC...`, `mkdir -p -m MODE [--] "$R"DIR` and
+    `ln -sfn [--] TARGET "$R"LINK` lines."""
+    for line in script.split("\n"):
         if line.startswith("dalec_install "):
-            _, mode, parent, name, *srcs = shlex.split(line)
+            _, mode, parent, name, *srcs = _words(line)
             for src in srcs:
                 path = f"{parent.rstrip('/')}/{name or src.rstrip('/').rsplit('/', 1)[-1]}"
                 facts.layout[path] = src
                 if mode != "-":
                     facts.modes[path] = mode
         elif line.startswith("mkdir -p -m "):
-            _, _, _, mode, path = shlex.split(line)
+            _, _, _, mode, path = _words(line)
             facts.layout[path.removeprefix("$R")] = "dir"
             facts.modes[path.removeprefix("$R")] = mode
         elif m := re.search(r"&& ln -sfn (.*)$", line):
-            target, link = shlex.split(m.group(1))
+            target, link = _words(m.group(1))
             facts.layout[link.removeprefix("$R")] = f"-> {target}"
 
 
