@@ -194,7 +194,7 @@ def test_caches_are_dalecs(engine, frontend_image, dalec_image, tmp_path):
         # at the spec's mount points: other caches' records may still be counting an earlier build's use
         mounted[side] = _mounted(before, _cache_records(engine), {c.dest for c in expected})
     assert mounted["dalecpy"] == expected, "dalecpy's build step did not mount (only) the spec's caches"
-    print(f"  caches.yml: Dalec's build step mounted {sorted(map(str, mounted['dalec']))}")
+    print(f"  caches.yml: Dalec's build step mounted {sorted(f'{c.id} at {c.dest}' for c in mounted['dalec'])}")
     unexplained = _unexplained("caches.yml", "bookworm/deb", cmp.compare_caches(mounted["dalec"], mounted["dalecpy"]))
     assert not unexplained, unexplained
     (deb,) = (tmp_path / "dalecpy").glob("*.deb")

@@ -35,6 +35,11 @@ def test_every_deliberate_difference_is_a_readme_line():
         assert known.readme in section, known.key
 
 
+def test_every_open_difference_is_in_docs_parity_md():
+    docs = (REPO / "docs" / "parity.md").read_text()
+    assert not [o.key for o in (*cmp.OPEN, *cmp.BUILT_OPEN) if f"- `{o.key}`:" not in docs]
+
+
 def test_dalecpy_reader_on_hello():
     facts = _facts("specs/hello.yml")
     loaded = load_spec_file(REPO / "specs/hello.yml")
