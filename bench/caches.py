@@ -106,6 +106,8 @@ def dalecpy_build(env, spec: Path, out: Path, *args: str, context: Path | None =
     t0 = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=3600)
     run = Run(proc, time.perf_counter() - t0, out, frontend)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "progress.log").write_text(proc.stderr)  # kept with --keep
     if not run.ok:
         print(f"  ! {frontend}: dalecpy build {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
     return run
@@ -388,7 +390,24 @@ def main() -> int:
     print("baseline: bazel remote = cold build that filled the server; bazel disk = cold build that filled the disk"
           " cache; go = rebuild with `gobuild: {disabled: true}`; cross-engine = the first engine's cold build that"
           " filled bazel-remote")
+    print_side_by_side(rows)
     return 0
+
+
+def print_side_by_side(rows: list[tuple]) -> None:
+    """The cached builds of each figure through dalecpy's frontend and Dalec's, and their ratio."""
+    cached = {name: c for name, _, c, _, _ in rows}
+    pairs = [(name.removeprefix("dalecpy: "), c, cached.get("dalec: " + name.removeprefix("dalecpy: ")))
+             for name, c in cached.items() if name.startswith("dalecpy: ")]
+    pairs = [p for p in pairs if p[2] is not None or p[1] is not None]
+    if not any(d is not None for _, _, d in pairs):
+        return
+    print()
+    print(f"{'cached build, same run':38} {'dalecpy':>9} {'Dalec':>9} {'dalecpy/Dalec':>14}")
+    for name, ours, theirs in pairs:
+        r = ratio(ours, theirs)
+        name = name.replace(" / cold", "").replace(": cache / disabled", " with the cache")
+        print(f"{name:38} {fmt(ours):>9} {fmt(theirs):>9} {'-' if r is None else f'{r:.2f}x':>14}")
 
 
 if __name__ == "__main__":
