@@ -357,10 +357,8 @@ def main() -> int:
             return 0
         print(f"engine: dockerd {info.stdout.strip()} ({env.get('DOCKER_HOST', 'default socket')}), {os.cpu_count()} CPUs")
 
-    # Dalec's frontend image is loaded into a docker image store (engine c, buildkitd alone, has none)
-    docker = env.get("DALECPY_E2E_ENGINE") != "c"
     frontends = args.frontend or [f for f in FRONTENDS if f != "dalec"
-                                  or (docker and ensure_dalec_image(env.get("DOCKER_CLI") or "docker", env))]
+                                  or ensure_dalec_image(env.get("DOCKER_CLI") or "docker", env)]
     tmp = Path(tempfile.mkdtemp(prefix="dalecpy-bench-caches-"))
     rows: list[tuple] = []
     try:
