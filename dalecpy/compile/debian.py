@@ -1,4 +1,4 @@
-"""The Debian target family: `<codename>/worker`, `/deb` and `/container`."""
+"""The Debian target family (Debian and Ubuntu): `<codename>/worker`, `/deb`, `/container`, `/testing/container`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .. import llb, refs
 from . import caches, deb
+from .distros import DEB_DISTROS, DebDistro
 from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
@@ -20,26 +21,8 @@ PKG_IN_DIR = "/tmp/dalec/pkg"
 _BASE_ENV = (("PATH", DEFAULT_PATH), ("DEBIAN_FRONTEND", "noninteractive"))
 
 
-@dataclass(frozen=True)
-class Distro:
-    codename: str
-    version_id: str  # Dalec's distroKey for deb families: the os-release VERSION_ID with the distro id
-    description: str
-    systemd_unit_dir: str  # where the distro's dh_installsystemd installs units
-
-    @property
-    def image_ref(self) -> str:
-        return f"docker.io/library/debian:{self.codename}"
-
-    @property
-    def worker_context(self) -> str:
-        return f"dalec-{self.codename}-worker"
-
-
-DISTROS = (
-    Distro("bookworm", "debian12", "Debian 12 (bookworm)", "/lib/systemd/system"),
-    Distro("trixie", "debian13", "Debian 13 (trixie)", "/usr/lib/systemd/system"),
-)
+Distro = DebDistro
+DISTROS = DEB_DISTROS
 
 
 def _base(ref: str, ctx: BuildContext) -> llb.State:
@@ -58,28 +41,34 @@ def _scripts(name: str, files: dict[str, str]) -> llb.State:
     return llb.scratch().file(action, custom_name=name)
 
 
-def _apt_mounts(ctx: BuildContext, distro: Distro) -> tuple[llb.Mount, ...]:
-    ns = caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
+def _apt_mounts(ctx: BuildContext, distro: Distro, ns: caches.CacheNamespace | None = None) -> tuple[llb.Mount, ...]:
+    ns = ns or caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
     return tuple(c.mount() for c in caches.apt_caches(ns))
 
 
 _APT_PREP = "rm -f /etc/apt/apt.conf.d/docker-clean\napt-get update\n"
 
 
+def worker_image_ref(ctx: BuildContext, context_name: str, default_ref: str) -> str:
+    """The worker image: `default_ref`, or the `docker-image://` reference given as named context `context_name`."""
+    override = ctx.options.named_contexts.get(context_name)
+    if not override:
+        return default_ref
+    if not override.startswith("docker-image://"):
+        raise CompileError(
+            f"named context {context_name}: only docker-image:// references are supported, got {override!r}"
+        )
+    ref = override[len("docker-image://") :]
+    try:
+        refs.normalize_image_ref(ref)
+    except refs.RefError as exc:
+        raise CompileError(f"named context {context_name}: invalid image reference: {exc}") from None
+    return ref
+
+
 def worker(ctx: BuildContext, distro: Distro) -> llb.State:
     """The build environment: the distro image (or the named-context override) with the build deps installed."""
-    override = ctx.options.named_contexts.get(distro.worker_context)
-    ref = distro.image_ref
-    if override:
-        if not override.startswith("docker-image://"):
-            raise CompileError(
-                f"named context {distro.worker_context}: only docker-image:// references are supported, got {override!r}"
-            )
-        ref = override[len("docker-image://") :]
-        try:
-            refs.normalize_image_ref(ref)
-        except refs.RefError as exc:
-            raise CompileError(f"named context {distro.worker_context}: invalid image reference: {exc}") from None
+    ref = worker_image_ref(ctx, distro.worker_context, distro.image_ref)
     st = _base(ref, ctx)
     deps = dict(ctx.spec.get_build_deps(ctx.target_key) or {})
     if ctx.spec.patches and "patch" not in deps:
@@ -89,7 +78,8 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
     return install_deps(ctx, distro, st, deps, "build")
 
 
-def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: str) -> llb.State:
+def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: str,
+                 ns: caches.CacheNamespace | None = None) -> llb.State:
     """Install `deps` (a dependency map) into `st` with apt, through one generated meta-package whose
     Depends are the deps, so apt resolves versions and constraints in one go. `kind` is the dependency
     field ("build", "test"): it names the package and the op, and positions errors in the spec."""
@@ -112,7 +102,7 @@ def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: s
     files = _scripts(f"{kind} dependencies: scripts", {"deps.control": control, "install-deps.sh": script})
     return st.run(
         [f"{SCRIPT_DIR}/install-deps.sh"],
-        mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro)),
+        mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro, ns)),
         custom_name=f"Install {kind} dependencies: {', '.join(sorted(deps))}",
     ).root
 
@@ -180,20 +170,36 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     return builder, exec_.output(BUILD_DIR)
 
 
-def _install_lines(ctx: BuildContext, distro: Distro) -> list[str]:
-    """Shell lines that copy each artifact into the package root `$R` at Debian's locations.
+@dataclass(frozen=True)
+class InstallItem:
+    """One artifact entry placed in the package: a file or tree (`src`), a directory to make, or a link."""
 
-    Every spec value is one quoted shell word (glob characters in artifact keys stay globs); the loader has
-    checked that names, subpaths and destinations stay beneath their directories."""
+    kind: str  # the artifact kind (binaries, docs, ...), "dir" (createDirectories) or "link"
+    dest_dir: str  # the directory it lands in (a link's or dir's own path for those kinds)
+    name: str = ""  # the new name ("": the source's base name)
+    src: str = ""  # path in the build tree (may hold glob characters); a link's target
+    mode: int | str | None = None  # octal mode, "=" to keep the built mode, None for the default
+    user: str = ""
+    group: str = ""
+
+    @property
+    def path(self) -> str:
+        """The installed path (for a glob or an unnamed entry: under dest_dir with the source's base name)."""
+        if self.kind in ("dir", "link"):
+            return self.dest_dir
+        return posixpath.join(self.dest_dir, _clean_name(self.name) or posixpath.basename(self.src.rstrip("/")))
+
+
+def install_items(ctx: BuildContext, dirs=deb.INSTALL_DIRS, unit_dir: str = "/lib/systemd/system",
+                  dropin_base: str = deb.SYSTEMD_DROPIN_BASE) -> list[InstallItem]:
+    """Every artifact of the target as an InstallItem, at the directories `dirs` gives each kind.
+
+    The loader has checked that names, subpaths and destinations stay beneath their directories."""
     a = ctx.spec.get_artifacts(ctx.target_key)
-    out: list[str] = []
+    out: list[InstallItem] = []
     if a is None:
         return out
     name = ctx.spec.name
-
-    def install(mode: int | str | None, dest_dir: str, new_name: str, src: str) -> None:
-        token = mode if isinstance(mode, str) else (oct(mode)[2:] if mode else "-")
-        out.append(f"dalec_install {token} {squote(dest_dir)} {squote(_clean_name(new_name))} {glob_word(src)}")
 
     def files(kind: str, entries, base: str, default_mode: int | str | None) -> None:
         for src, cfg in sorted((entries or {}).items()):
@@ -201,30 +207,52 @@ def _install_lines(ctx: BuildContext, distro: Distro) -> list[str]:
             if kind == "manpages" and not sub:
                 ext = src.rsplit(".", 1)[-1] if "." in src else ""
                 sub = f"man{ext[0]}" if ext[:1].isdigit() else ""
-            dest_dir = _beneath(base.format(name=name), sub)
             mode = getattr(cfg, "permissions", None) or default_mode
-            install(mode, dest_dir, (cfg.name if cfg else "") or "", src)
+            out.append(InstallItem(kind, _beneath(base.format(name=name), sub), (cfg.name if cfg else "") or "", src,
+                                   mode, getattr(cfg, "user", ""), getattr(cfg, "group", "")))
 
     for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
-        files(kind, getattr(a, kind, None), deb.INSTALL_DIRS[kind], deb.DEFAULT_MODES[kind])
-    files("data_dirs", a.data_dirs, deb.INSTALL_DIRS["data_dirs"], None)
-    files("opt", a.opt, deb.INSTALL_DIRS["opt"], "=")  # kept as built (dh_install copies with cp -a)
-    files("config_files", a.config_files, deb.INSTALL_DIRS["config_files"], deb.DEFAULT_MODES["config_files"])
+        files(kind, getattr(a, kind, None), dirs[kind], deb.DEFAULT_MODES[kind])
+    files("data_dirs", a.data_dirs, dirs["data_dirs"], None)
+    files("opt", a.opt, dirs["opt"], "=")  # kept as built (dh_install copies with cp -a)
+    files("config_files", a.config_files, dirs["config_files"], deb.DEFAULT_MODES["config_files"])
     if a.systemd is not None:
         for src, unit in sorted(a.systemd.units.items()):
-            install(deb.DEFAULT_MODES["systemd"], distro.systemd_unit_dir, unit.name, src)
+            out.append(InstallItem("systemd", unit_dir, unit.name, src, deb.DEFAULT_MODES["systemd"]))
         for src, dropin in sorted(a.systemd.dropins.items()):
-            install(deb.DEFAULT_MODES["systemd"], _beneath(deb.SYSTEMD_DROPIN_BASE, f"{dropin.unit}.d"), dropin.name, src)
-    dirs = getattr(a, "create_directories", None)
-    if dirs is not None:
-        for base, entries in (("/etc", dirs.config), ("/var/lib", dirs.state)):
+            out.append(InstallItem("systemd", _beneath(dropin_base, f"{dropin.unit}.d"), dropin.name, src,
+                                   deb.DEFAULT_MODES["systemd"]))
+    created = getattr(a, "create_directories", None)
+    if created is not None:
+        for base, entries in ((dirs["config_files"], created.config), (dirs.get("state", "/var/lib"), created.state)):
             for d, cfg in sorted((entries or {}).items()):
-                mode = oct(cfg.mode if cfg and cfg.mode else 0o755)[2:]
-                out.append(f'mkdir -p -m {mode} -- "$R"{squote(_beneath(base, d))}')
+                out.append(InstallItem("dir", _beneath(base, d), mode=cfg.mode if cfg and cfg.mode else 0o755,
+                                       user=cfg.user if cfg else "", group=cfg.group if cfg else ""))
     for link in getattr(a, "links", None) or ():
-        dest = squote(_beneath("/", link.dest))
-        out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(link.source)} "$R"{dest}')
+        out.append(InstallItem("link", _beneath("/", link.dest), src=link.source, user=link.user, group=link.group))
     return out
+
+
+def install_lines(items: list[InstallItem]) -> list[str]:
+    """Shell lines that put each item into the package root `$R` (with the dalec_install function).
+
+    Every spec value is one quoted shell word (glob characters in artifact keys stay globs)."""
+    out: list[str] = []
+    for it in items:
+        if it.kind == "dir":
+            out.append(f'mkdir -p -m {oct(it.mode)[2:]} -- "$R"{squote(it.dest_dir)}')
+        elif it.kind == "link":
+            dest = squote(it.dest_dir)
+            out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(it.src)} "$R"{dest}')
+        else:
+            token = it.mode if isinstance(it.mode, str) else (oct(it.mode)[2:] if it.mode else "-")
+            out.append(f"dalec_install {token} {squote(it.dest_dir)} {squote(_clean_name(it.name))} {glob_word(it.src)}")
+    return out
+
+
+def _install_lines(ctx: BuildContext, distro: Distro) -> list[str]:
+    """The Debian layout's install lines (units where the release's dh_installsystemd puts them)."""
+    return install_lines(install_items(ctx, unit_dir=distro.systemd_unit_dir))
 
 
 def _maintainer_scripts(ctx: BuildContext) -> dict[str, str]:
@@ -409,8 +437,19 @@ def _container_base(ctx: BuildContext, distro: Distro) -> tuple[str, llb.State]:
     return img.ref, st
 
 
+def _dpkg_excludes_mask(ctx: BuildContext, distro: Distro) -> tuple[llb.Mount, ...]:
+    """An empty file over Ubuntu's /etc/dpkg/dpkg.cfg.d/excludes while a package with docs, man pages or
+    licenses is installed, so dpkg installs them (as Dalec does)."""
+    a = ctx.spec.get_artifacts(ctx.target_key)
+    if not distro.dpkg_excludes or not (a.docs or a.manpages or a.licenses):
+        return ()
+    empty = llb.scratch().file(llb.mkfile("/excludes", 0o644, ""), custom_name="empty dpkg excludes")
+    return (llb.Mount.bind("/etc/dpkg/dpkg.cfg.d/excludes", empty, selector="excludes"),)
+
+
 def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
-    """`/container`: the distro image with the package installed by apt (runtime deps resolved)."""
+    """`/container` and `/testing/container`: the distro image (or the spec's base) with the package
+    installed by apt (runtime deps resolved)."""
     refuse_unsupported(ctx, "container")
     pkg = deb_package(ctx, distro)
     ref, base = _container_base(ctx, distro)
@@ -425,6 +464,7 @@ def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
             llb.Mount.bind(PKG_IN_DIR, pkg, readonly=True),
             llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
             *_apt_mounts(ctx, distro),
+            *_dpkg_excludes_mask(ctx, distro),
         ),
         custom_name=f"Install {ctx.spec.name} into {ref}",
         ignore_cache=ctx.options.ignores_cache(NO_CACHE_CONTAINER),
@@ -440,3 +480,16 @@ def worker_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
 def deb_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
     refuse_unsupported(ctx, "deb")
     return TargetOutput(deb_package(ctx, distro))
+
+
+def sources_target(ctx: BuildContext) -> TargetOutput:
+    """`debug/sources`: every source, each at /<name>, as the build steps see them."""
+    refuse_unsupported(ctx, "sources")
+    return TargetOutput(sources_tree(ctx.spec.sources or {}, SourceEnv.for_build(ctx)))
+
+
+def patched_sources_target(ctx: BuildContext) -> TargetOutput:
+    """`debug/patched-sources`: the sources with the spec's patches applied, on a bookworm worker with `patch`."""
+    refuse_unsupported(ctx, "sources")
+    bookworm = next(d for d in DISTROS if d.codename == "bookworm")
+    return TargetOutput(_patched_sources(ctx, worker(ctx, bookworm), SourceEnv.for_build(ctx)))
