@@ -232,6 +232,8 @@ def _files(ctx: BuildContext, items: list[InstallItem]) -> list[rpmspec.FileEntr
             directive = "%config(noreplace)"
         else:
             directive = ""
+        if it.kind == "manpages":
+            path += "*"  # rpmbuild compresses man pages (tool.1 -> tool.1.gz)
         out.append(rpmspec.FileEntry(path, directive, mode, user, group))
     a = ctx.spec.get_artifacts(ctx.target_key)
     if a.systemd is not None:
