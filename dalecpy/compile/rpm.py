@@ -113,7 +113,7 @@ def _pm_mounts(ctx: BuildContext, distro: RpmDistro, root: str = "") -> tuple[ll
 def _install(ctx: BuildContext, distro: RpmDistro, st: llb.State, packages: list[str], name: str,
              mounts: tuple[llb.Mount, ...] = (), root: str = "", docs: bool = False,
              ignore_cache: bool = False) -> llb.ExecState:
-    files = _scripts(f"{name}: script", {"install.sh": _pm_script(distro, root, docs)})
+    files = _scripts(f"package manager script ({name})", {"install.sh": _pm_script(distro, root, docs)})
     # The package arguments go through `sh -c` so globs of local .rpm files expand; they come from the
     # distro table or are paths dalecpy makes, never from the spec.
     cmd = f'exec {SCRIPT_DIR}/install.sh {" ".join(packages)}'
@@ -127,7 +127,7 @@ def base_worker(ctx: BuildContext, distro: RpmDistro) -> llb.State:
     replaces it whole (as in Dalec)."""
     ref = worker_image_ref(ctx, distro.worker_context, distro.image_ref)
     st = llb.image(ref, platform=ctx.platform).with_env("PATH", DEFAULT_PATH)
-    if ref != distro.image_ref:
+    if distro.worker_context in ctx.options.named_contexts:
         return st
     pkgs = list(distro.builder_packages)
     if distro.package_manager == "tdnf" and "dnf" in pkgs:

@@ -52,7 +52,7 @@ def base_worker(ctx: BuildContext) -> llb.State:
     w = WINDOWSCROSS.worker
     ref = worker_image_ref(ctx, w.worker_context, w.image_ref)
     st = llb.image(ref, platform=_worker_platform(ctx)).with_env("PATH", DEFAULT_PATH)
-    if ref != w.image_ref:
+    if w.worker_context in ctx.options.named_contexts:
         return st
     pkgs = WINDOWSCROSS.builder_packages
     script = "#!/bin/sh\nset -e\n" + _APT_PREP + f"apt-get install -y --no-install-recommends {' '.join(pkgs)}\n"
