@@ -231,3 +231,14 @@ def test_windowscross_refuses_runtime_deps_and_other_artifacts():
         compile_text(BASE + "dependencies:\n  runtime:\n    x:\n", "windowscross/container")
     with pytest.raises(SpecError, match=r"spec.yml:10:5: artifacts.docs is not supported for windowscross"):
         compile_text(BASE + "artifacts:\n  docs:\n    README: {}\n", "windowscross/zip")
+
+
+def test_rpm_container_runs_the_spec_tests_with_test_deps_installed_into_its_root():
+    text = HELLO.replace("tests:", "dependencies:\n  test:\n    jq:\n\ntests:", 1)
+    result = compile_spec(load_spec(text, "hello.yml"), CompileOptions(target="azlinux3/container"))
+    assert [n for n, _ in result.tests] == ["greets"]
+    from .conftest import graph
+
+    g = graph(result.tests[0][1])
+    g.named("Install test dependencies: jq")
+    assert compile_spec(load_spec(HELLO, "hello.yml"), CompileOptions(target="windowscross/container")).tests == ()
