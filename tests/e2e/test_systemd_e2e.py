@@ -68,8 +68,8 @@ def test_units_install_and_enable_from_the_deb(engine, frontend_image, tmp_path,
     assert f".{unit_dir}/svc.service" in listing and "./lib/systemd/system/svc.service.d/override.conf" in listing
     info = subprocess.run(["dpkg-deb", "-I", str(deb)], capture_output=True, text=True, check=True).stdout
     assert all(script in info for script in ("postinst", "prerm", "postrm"))
-    run = engine.run([engine.cli, "run", "--rm", "-v", f"{out}:/pkg:ro", f"debian:{codename}", "sh", "-c",
-                      CHECK.replace("{unit_dir}", unit_dir)])
+    run = engine.run_container(f"debian:{codename}", ["sh", "-c", CHECK.replace("{unit_dir}", unit_dir)],
+                               volumes={str(out): "/pkg"})
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert f"enabled -> {unit_dir}/svc.service" in run.stdout or "enabled -> /lib/systemd/system/svc.service" \
         in run.stdout, run.stdout
