@@ -492,4 +492,7 @@ def patched_sources_target(ctx: BuildContext) -> TargetOutput:
     """`debug/patched-sources`: the sources with the spec's patches applied, on a bookworm worker with `patch`."""
     refuse_unsupported(ctx, "sources")
     bookworm = next(d for d in DISTROS if d.codename == "bookworm")
-    return TargetOutput(_patched_sources(ctx, worker(ctx, bookworm), SourceEnv.for_build(ctx)))
+    st = _base(bookworm.image_ref, ctx)
+    if ctx.spec.patches:
+        st = install_deps(ctx, bookworm, st, {"patch": None}, "build")
+    return TargetOutput(_patched_sources(ctx, st, SourceEnv.for_build(ctx)))

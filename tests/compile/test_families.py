@@ -242,3 +242,9 @@ def test_rpm_container_runs_the_spec_tests_with_test_deps_installed_into_its_roo
     g = graph(result.tests[0][1])
     g.named("Install test dependencies: jq")
     assert compile_spec(load_spec(HELLO, "hello.yml"), CompileOptions(target="windowscross/container")).tests == ()
+
+
+def test_debug_resolve_with_extension_values_of_every_yaml_type():
+    text = BASE + "x-custom:\n  anything: [1, 2.5, true, null, {a: b}]\n"
+    g = compile_text(text, "debug/resolve")
+    assert "x-custom:\n  anything:\n  - 1\n  - 2.5\n  - true\n" in g.mkfile("/spec.yml")

@@ -25,6 +25,7 @@ class Deliberate:
     key: str
     readme: str  # the README bullet under "Where dalecpy differs from Dalec on purpose" (its start, verbatim)
     matches: Callable[[Difference], bool]
+    target: str = ""  # only for this target (a route path), when set
 
 
 def _pm_cache_ids(d: Difference) -> bool:
@@ -76,6 +77,12 @@ DELIBERATE: tuple[Deliberate, ...] = (
                    re.fullmatch(r"layout /usr/share/man/[^/]+: Dalec \S+, dalecpy \(none\)", d.text) is not None
                    or re.fullmatch(r"layout /usr/share/man/man[0-9]/[^/]+: Dalec \(none\), dalecpy \S+", d.text)
                    is not None)),
+    Deliberate("patched-sources-worker",
+               "`debug/patched-sources` patches on a Debian bookworm worker",
+               lambda d: (d.aspect == "source" and ("alpine:latest" in d.text or "debian:bookworm" in d.text))
+               or (d.aspect == "cache" and d.dalec is None and "dalec-var-" in d.text)
+               or (d.aspect == "deps:build" and d.dalec is None and d.dalecpy == ["patch"]),
+               target="debug/patched-sources"),
     Deliberate("windowscross-artifacts",
                "`windowscross` refuses artifact kinds other than `binaries`",
                _accept("is not supported for windowscross", dalec_rejects=False)),
@@ -88,8 +95,8 @@ DELIBERATE: tuple[Deliberate, ...] = (
 )
 
 
-def deliberate_for(d: Difference) -> Deliberate | None:
-    return next((k for k in DELIBERATE if k.matches(d)), None)
+def deliberate_for(d: Difference, target: str = "") -> Deliberate | None:
+    return next((k for k in DELIBERATE if (not k.target or k.target == target) and k.matches(d)), None)
 
 
 def _fmt(v: object) -> str:
