@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from dataclasses import dataclass
 
 from .. import llb, refs
-from . import caches, deb
+from . import artifacts, caches, deb
 from .distros import DEB_DISTROS, DebDistro
 from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
@@ -170,108 +169,38 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     return builder, exec_.output(BUILD_DIR)
 
 
-@dataclass(frozen=True)
-class InstallItem:
-    """One artifact entry placed in the package: a file or tree (`src`), a directory to make, or a link."""
-
-    kind: str  # the artifact kind (binaries, docs, ...), "dir" (createDirectories) or "link"
-    dest_dir: str  # the directory it lands in (a link's or dir's own path for those kinds)
-    name: str = ""  # the new name ("": the source's base name)
-    src: str = ""  # path in the build tree (may hold glob characters); a link's target
-    mode: int | str | None = None  # octal mode, "=" to keep the built mode, None for the default
-    user: str = ""
-    group: str = ""
-
-    @property
-    def path(self) -> str:
-        """The installed path (for a glob or an unnamed entry: under dest_dir with the source's base name)."""
-        if self.kind in ("dir", "link"):
-            return self.dest_dir
-        return posixpath.join(self.dest_dir, _clean_name(self.name) or posixpath.basename(self.src.rstrip("/")))
+def layout(ctx: BuildContext, distro: Distro) -> artifacts.Layout:
+    """The target's artifacts at Debian's locations (dh_installman's man<N> sections, the distro's unit dir)."""
+    dirs = {**artifacts.DEB_DIRS, artifacts.SYSTEMD_UNITS: distro.systemd_unit_dir}
+    return artifacts.layout(ctx.spec, ctx.target_key, dirs, man_sections=True)
 
 
-def install_items(ctx: BuildContext, dirs=deb.INSTALL_DIRS, unit_dir: str = "/lib/systemd/system",
-                  dropin_base: str = deb.SYSTEMD_DROPIN_BASE) -> list[InstallItem]:
-    """Every artifact of the target as an InstallItem, at the directories `dirs` gives each kind.
+def _mode_word(item: artifacts.FileItem) -> str:
+    """dalec_install's mode: octal, `-` (0644 for files) or `=` (kept as built, e.g. /opt trees)."""
+    mode = item.mode or item.default_mode
+    if mode:
+        return oct(mode)[2:]
+    return "=" if item.kind == "opt" else "-"
 
-    The loader has checked that names, subpaths and destinations stay beneath their directories."""
-    a = ctx.spec.get_artifacts(ctx.target_key)
-    out: list[InstallItem] = []
-    if a is None:
-        return out
-    name = ctx.spec.name
 
-    def files(kind: str, entries, base: str, default_mode: int | str | None) -> None:
-        for src, cfg in sorted((entries or {}).items()):
-            sub = getattr(cfg, "subpath", "") or ""
-            if kind == "manpages" and not sub:
-                ext = src.rsplit(".", 1)[-1] if "." in src else ""
-                sub = f"man{ext[0]}" if ext[:1].isdigit() else ""
-            mode = getattr(cfg, "permissions", None) or default_mode
-            out.append(InstallItem(kind, _beneath(base.format(name=name), sub), (cfg.name if cfg else "") or "", src,
-                                   mode, getattr(cfg, "user", ""), getattr(cfg, "group", "")))
+def _install_lines(lay: artifacts.Layout) -> list[str]:
+    """Shell lines that copy each artifact into the package root `$R` at its location.
 
-    for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
-        files(kind, getattr(a, kind, None), dirs[kind], deb.DEFAULT_MODES[kind])
-    files("data_dirs", a.data_dirs, dirs["data_dirs"], None)
-    files("opt", a.opt, dirs["opt"], "=")  # kept as built (dh_install copies with cp -a)
-    files("config_files", a.config_files, dirs["config_files"], deb.DEFAULT_MODES["config_files"])
-    if a.systemd is not None:
-        for src, unit in sorted(a.systemd.units.items()):
-            out.append(InstallItem("systemd", unit_dir, unit.name, src, deb.DEFAULT_MODES["systemd"]))
-        for src, dropin in sorted(a.systemd.dropins.items()):
-            out.append(InstallItem("systemd", _beneath(dropin_base, f"{dropin.unit}.d"), dropin.name, src,
-                                   deb.DEFAULT_MODES["systemd"]))
-    created = getattr(a, "create_directories", None)
-    if created is not None:
-        for base, entries in ((dirs["config_files"], created.config), (dirs.get("state", "/var/lib"), created.state)):
-            for d, cfg in sorted((entries or {}).items()):
-                out.append(InstallItem("dir", _beneath(base, d), mode=cfg.mode if cfg and cfg.mode else 0o755,
-                                       user=cfg.user if cfg else "", group=cfg.group if cfg else ""))
-    for link in getattr(a, "links", None) or ():
-        out.append(InstallItem("link", _beneath("/", link.dest), src=link.source, user=link.user, group=link.group))
+    Every spec value is one quoted shell word (glob characters in artifact keys stay globs); the loader has
+    checked that names, subpaths and destinations stay beneath their directories."""
+    out = [f"dalec_install {_mode_word(f)} {squote(f.dest_dir)} {squote(f.name)} {glob_word(f.source)}"
+           for f in lay.files]
+    for d in lay.dirs:
+        out.append(f'mkdir -p -m {oct(d.mode)[2:]} -- "$R"{squote(d.path)}')
+    for link in lay.links:
+        dest = squote(link.dest)
+        out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(link.target)} "$R"{dest}')
     return out
 
 
-def install_lines(items: list[InstallItem]) -> list[str]:
-    """Shell lines that put each item into the package root `$R` (with the dalec_install function).
-
-    Every spec value is one quoted shell word (glob characters in artifact keys stay globs)."""
-    out: list[str] = []
-    for it in items:
-        if it.kind == "dir":
-            out.append(f'mkdir -p -m {oct(it.mode)[2:]} -- "$R"{squote(it.dest_dir)}')
-        elif it.kind == "link":
-            dest = squote(it.dest_dir)
-            out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(it.src)} "$R"{dest}')
-        else:
-            token = it.mode if isinstance(it.mode, str) else (oct(it.mode)[2:] if it.mode else "-")
-            out.append(f"dalec_install {token} {squote(it.dest_dir)} {squote(_clean_name(it.name))} {glob_word(it.src)}")
-    return out
-
-
-def _install_lines(ctx: BuildContext, distro: Distro) -> list[str]:
-    """The Debian layout's install lines (units where the release's dh_installsystemd puts them)."""
-    return install_lines(install_items(ctx, unit_dir=distro.systemd_unit_dir))
-
-
-def _maintainer_scripts(ctx: BuildContext) -> dict[str, str]:
+def _maintainer_scripts(lay: artifacts.Layout) -> dict[str, str]:
     """DEBIAN/ maintainer scripts: the systemd units' enable/start handling (as dh_installsystemd writes it)."""
-    systemd = ctx.spec.get_artifacts(ctx.target_key).systemd
-    if systemd is None:
-        return {}
-    units = {(cfg.name or posixpath.basename(src)): (cfg.enable, cfg.start) for src, cfg in systemd.units.items()}
-    return deb.systemd_maintainer_scripts(units)
-
-
-def _beneath(base: str, sub: str) -> str:
-    """`sub` joined under `base` as Go's filepath.Join does it: a leading `/` in `sub` does not leave `base`."""
-    return posixpath.normpath(posixpath.join(base, sub.lstrip("/"))) if sub.strip("/") else base
-
-
-def _clean_name(name: str) -> str:
-    """An artifact's `name` as Go's filepath.Join reads it under its directory (`/a/`, `a/./b/` -> `a`, `a/b`)."""
-    return posixpath.normpath(name).lstrip("/") if name else ""
+    return deb.systemd_maintainer_scripts({u.name: (u.enable, u.start) for u in lay.units})
 
 
 def glob_word(path: str) -> str:
@@ -355,7 +284,8 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
         },
     )
     out_name = deb.deb_filename(spec.name, spec.version, spec.revision, arch)
-    maint = _maintainer_scripts(ctx)
+    lay = layout(ctx, distro)
+    maint = _maintainer_scripts(lay)
     changelog = deb.changelog(spec, version, distro.codename)
     doc_dir = f'"$R"{squote(f"/usr/share/doc/{spec.name}")}'
     script = "\n".join(
@@ -364,9 +294,9 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
             "set -e",
             "R=/tmp/dalec/pkgroot",
             'rm -rf "$R" && mkdir -p "$R/DEBIAN"',
-            _install_fn(keep_modes=bool(spec.get_artifacts(ctx.target_key).opt)),
+            _install_fn(keep_modes=any(_mode_word(f) == "=" for f in lay.files)),
             f"cd {BUILD_DIR}",
-            *_install_lines(ctx, distro),
+            *_install_lines(lay),
             f'cp {SCRIPT_DIR}/control "$R/DEBIAN/control"',
             *(f'install -m 0755 {SCRIPT_DIR}/{m} "$R/DEBIAN/{m}"' for m in sorted(maint)),
             *([f"mkdir -p {doc_dir}", f"gzip -9n < {SCRIPT_DIR}/changelog > {doc_dir}/changelog.Debian.gz"]

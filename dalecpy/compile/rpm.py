@@ -18,14 +18,8 @@ import posixpath
 from .. import llb
 from ..platforms import Platform
 from . import caches, rpmspec
-from .debian import (
-    InstallItem,
-    _install_fn,
-    _scripts,
-    install_items,
-    install_lines,
-    worker_image_ref,
-)
+from . import artifacts
+from .debian import _install_fn, _install_lines, _scripts, worker_image_ref
 from .distros import RpmDistro
 from .mounts import MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
@@ -49,6 +43,7 @@ _RPM_ARCH = {
     ("riscv64", ""): "riscv64",
 }
 _LIB64 = {"x86_64", "aarch64", "ppc64le", "s390x", "riscv64"}
+UNIT_DIR = "/usr/lib/systemd/system"
 
 
 def rpm_arch(platform: Platform) -> str:
@@ -59,26 +54,16 @@ def rpm_arch(platform: Platform) -> str:
 
 
 def install_dirs(platform: Platform) -> dict[str, str]:
-    """RPM's directory macros as the paths they expand to for the platform (%{_libdir} is lib64 on 64-bit).
-
-    The %install script gets paths, not macros, so every spec value in it can be escaped for rpmbuild."""
+    """RPM's directory macros as the paths they expand to for the platform (%{_libdir} is lib64 on 64-bit), per
+    artifact kind. The %install script gets paths, not macros, so every spec value in it can be escaped."""
     libdir = "/usr/lib64" if rpm_arch(platform) in _LIB64 else "/usr/lib"
     return {
-        "binaries": "/usr/bin",
-        "libexec": "/usr/libexec",
-        "libs": libdir,
-        "headers": "/usr/include",
-        "manpages": "/usr/share/man",
-        "data_dirs": "/usr/share",
-        "config_files": "/etc",
-        "docs": "/usr/share/doc/{name}",
-        "licenses": "/usr/share/licenses/{name}",
-        "opt": "/opt",
-        "state": "/var/lib",
+        **artifacts.DEB_DIRS,
+        "libs": libdir,  # %{_libdir}
+        "licenses": "/usr/share/licenses/{name}",  # %{_licensedir}/<name>
+        artifacts.SYSTEMD_UNITS: UNIT_DIR,  # %{_unitdir}
+        artifacts.SYSTEMD_DROPINS: UNIT_DIR,
     }
-
-
-UNIT_DIR = "/usr/lib/systemd/system"
 
 
 # ------------------------------------------------------------------ package manager
@@ -210,35 +195,30 @@ def _changelog(spec) -> list[tuple[datetime.date, str, list[str]]]:
              [" ".join(c.split()) for c in e.changes]) for e in spec.changelog or ()]
 
 
-def _files(ctx: BuildContext, items: list[InstallItem]) -> list[rpmspec.FileEntry]:
+_DIRECTIVES = {"docs": "%doc", "licenses": "%license", "config_files": "%config(noreplace)"}
+
+
+def _files_path(path: str) -> str:
+    if '"' in path or rpmspec.one_line_error(path):
+        raise CompileError(f"artifact path {json.dumps(path)} cannot be listed in an RPM %files section "
+                           "(double quotes and control characters are not allowed)")
+    return rpmspec.escape(path)
+
+
+def _files(lay: artifacts.Layout) -> list[rpmspec.FileEntry]:
+    """%files: every installed file, directory and link, with %doc/%license/%config, %caps and owners."""
     out = []
-    for it in items:
-        path = it.path
-        if '"' in path or rpmspec.one_line_error(path):
-            raise CompileError(f"artifact path {json.dumps(path)} cannot be listed in an RPM %files section "
-                               "(double quotes and control characters are not allowed)")
-        path = rpmspec.escape(path)
-        user, group = it.user or "-", it.group or "-"
-        mode = "-"
-        if it.kind == "link":
-            directive = ""
-        elif it.kind == "dir":
-            directive, mode = "%dir", oct(it.mode)[2:] if isinstance(it.mode, int) else "-"
-        elif it.kind == "docs":
-            directive = "%doc"
-        elif it.kind == "licenses":
-            directive = "%license"
-        elif it.kind == "config_files":
-            directive = "%config(noreplace)"
-        else:
-            directive = ""
-        if it.kind == "manpages":
-            path += "*"  # rpmbuild compresses man pages (tool.1 -> tool.1.gz)
-        out.append(rpmspec.FileEntry(path, directive, mode, user, group))
-    a = ctx.spec.get_artifacts(ctx.target_key)
-    if a.systemd is not None:
-        for unit in sorted({d.unit for d in a.systemd.dropins.values()}):
-            out.append(rpmspec.FileEntry(rpmspec.escape(f"{UNIT_DIR}/{unit}.d"), "%dir"))
+    for f in lay.files:
+        path = _files_path(f.dest) + ("*" if f.kind == "manpages" else "")  # rpmbuild compresses man pages
+        directive = " ".join(d for d in (_DIRECTIVES.get(f.kind, ""),
+                                         f"%caps({f.capabilities})" if f.capabilities else "") if d)
+        out.append(rpmspec.FileEntry(path, directive, "-", f.user or "-", f.group or "-"))
+    for d in lay.dirs:
+        out.append(rpmspec.FileEntry(_files_path(d.path), "%dir", oct(d.mode)[2:], d.user or "-", d.group or "-"))
+    for link in lay.links:
+        out.append(rpmspec.FileEntry(_files_path(link.dest), "", "-", link.user or "-", link.group or "-"))
+    for unit_d in sorted({f.dest_dir for f in lay.files_of(artifacts.SYSTEMD_DROPINS)}):
+        out.append(rpmspec.FileEntry(_files_path(unit_d), "%dir"))
     return out
 
 
@@ -246,20 +226,18 @@ def rpm_spec(ctx: BuildContext) -> rpmspec.RpmSpec:
     """The RpmSpec of the target's package (checked: raises positioned CompileErrors)."""
     check_spec(ctx)
     spec, key = ctx.spec, ctx.target_key
-    a = spec.get_artifacts(key)
-    items = install_items(ctx, install_dirs(ctx.platform), UNIT_DIR, UNIT_DIR)
-    body = "R=%{buildroot}\n" + rpmspec.escape("\n".join([_install_fn(keep_modes=bool(a.opt)).rstrip("\n"),
-                                                          *install_lines(items)]))
+    # man pages without a subpath go to man<N>/ as in a .deb (Dalec's RPM leaves them in %{_mandir} itself)
+    lay = artifacts.layout(spec, key, install_dirs(ctx.platform), man_sections=True)
+    keep = any(f.kind == "opt" for f in lay.files)
+    body = "R=%{buildroot}\n" + rpmspec.escape("\n".join([_install_fn(keep_modes=keep).rstrip("\n"),
+                                                          *_install_lines(lay)]))
     sources = [rpmspec.SpecSource(n, is_dir_source(s)) for n, s in sorted((spec.sources or {}).items())]
     patches = []
     for target in sorted(spec.patches or {}):
         for p in spec.patches[target]:
             strip = 1 if p.strip is None else p.strip
             patches.append(rpmspec.Patch(target, posixpath.join(p.source, p.path) if p.path else p.source, strip))
-    units = []
-    if a.systemd is not None:
-        units = [rpmspec.Unit(cfg.name or posixpath.basename(src), cfg.enable, cfg.start)
-                 for src, cfg in sorted(a.systemd.units.items())]
+    units = [rpmspec.Unit(u.name, u.enable, u.start) for u in lay.units]
     desc = (spec.description or "").strip()
     return rpmspec.RpmSpec(
         name=spec.name,
@@ -272,8 +250,8 @@ def rpm_spec(ctx: BuildContext) -> rpmspec.RpmSpec:
         vendor=spec.vendor or "",
         packager=spec.packager or "",
         noarch=bool(spec.noarch),
-        disable_strip=a.disable_strip,
-        disable_auto_requires=a.disable_auto_requires,
+        disable_strip=not lay.strip,
+        disable_auto_requires=not lay.auto_requires,
         sources=sources,
         has_build_script=bool(spec.build.steps),
         patches=patches,
@@ -284,10 +262,10 @@ def rpm_spec(ctx: BuildContext) -> rpmspec.RpmSpec:
         conflicts=rpmspec.dependencies(spec.get_conflicts(key), spec.override_path(key, "conflicts")),
         obsoletes=rpmspec.dependencies(spec.get_replaces(key), spec.override_path(key, "replaces")),
         install=body,
-        files=_files(ctx, items),
+        files=_files(lay),
         units=units,
-        users=[u.name for u in a.users],
-        groups=[g.name for g in a.groups],
+        users=list(lay.users),
+        groups=list(lay.groups),
         changelog=_changelog(spec),
     )
 

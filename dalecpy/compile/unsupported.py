@@ -15,6 +15,7 @@ from .options import BuildContext, UnsupportedSetting
 _PACKAGES = ("deb", "container", "rpm", "rpm-container", "windows")  # route kinds that build the package
 _OWNERSHIP = ("deb", "container")  # kinds without users, groups and owners (RPMs have them: %pre, %attr)
 _CONTAINERS = ("container", "rpm-container")
+_NO_CAPABILITIES = ("deb", "container", "windows")  # RPMs set them (%caps)
 
 
 def _ownership(spec: Spec, key: str) -> Iterator[tuple[tuple, str]]:
@@ -55,7 +56,7 @@ def _settings(ctx: BuildContext, kind: str) -> Iterator[tuple[tuple, str]]:
         if a.groups:
             yield spec.override_path(key, "artifacts") + ("groups",), "artifacts.groups (creating groups on install)"
         yield from _ownership(spec, key)
-    for field in ("binaries", "libexec", "libs", "opt"):
+    for field in ("binaries", "libexec", "libs", "opt") if kind in _NO_CAPABILITIES else ():
         for name, cfg in sorted(getattr(a, field).items()):
             if cfg.linux_capabilities:
                 yield (spec.override_path(key, "artifacts") + (field, name, "linux_capabilities"),

@@ -13,15 +13,15 @@ from __future__ import annotations
 from .. import llb
 from ..platforms import Platform
 from . import caches
+from . import artifacts
 from .debian import (
     _APT_PREP,
     _apt_mounts,
     _install_fn,
+    _install_lines,
     _patched_sources,
     _scripts,
     install_deps,
-    install_items,
-    install_lines,
     worker_image_ref,
 )
 from .distros import WINDOWSCROSS
@@ -107,11 +107,10 @@ def binaries(ctx: BuildContext) -> llb.State:
                            f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
                 step_mounts.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
     table.check()
-    items = [it for it in install_items(ctx, {"binaries": "/", "libexec": "/", "libs": "/", "headers": "/",
-                                              "manpages": "/", "docs": "/", "licenses": "/", "data_dirs": "/",
-                                              "opt": "/", "config_files": "/"}) if it.kind == "binaries"]
+    lay = artifacts.layout(ctx.spec, ctx.target_key, {k: "/" for k in artifacts.DEB_DIRS})
+    binaries = artifacts.Layout(files=tuple(lay.files_of("binaries")))  # _check refused every other kind
     collect = "\n".join(["#!/bin/sh", "set -e", f"R={OUTPUT_DIR}", _install_fn(keep_modes=False).rstrip("\n"),
-                         f"cd {BUILD_DIR}", f"{SCRIPT_DIR}/build.sh", *install_lines(items), ""])
+                         f"cd {BUILD_DIR}", f"{SCRIPT_DIR}/build.sh", *_install_lines(binaries), ""])
     files = _scripts("build script", {"build.sh": script, "collect.sh": collect})
     return builder.run(
         [f"{SCRIPT_DIR}/collect.sh"],

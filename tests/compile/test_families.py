@@ -197,10 +197,12 @@ def test_every_rpm_distro_routes_rpm_container_worker():
         assert _images(g) == {f"docker-image://{r.image_ref}"}
 
 
-def test_rpm_refuses_capabilities():
-    text = BASE + "artifacts:\n  binaries:\n    b:\n      linux_capabilities: [{name: CAP_NET_ADMIN, effective: true}]\n"
+def test_rpm_sets_file_capabilities_with_caps():
+    text = BASE + ("artifacts:\n  binaries:\n    b:\n      linux_capabilities: [{name: cap_net_admin, effective: true, "
+                   "permitted: true}]\n")
+    assert "%caps(cap_net_admin=ep) /usr/bin/b\n" in _spec_file(text)
     with pytest.raises(UserError, match="linux_capabilities .* is not supported yet"):
-        compile_text(text, "azlinux3/rpm")
+        compile_text(text, "bookworm/deb")
 
 
 # ------------------------------------------------------------------ windowscross

@@ -32,7 +32,7 @@ def _pm_cache_ids(d: Difference) -> bool:
     """Both sides mount the package manager's cache at the same dest with the same sharing, under other IDs."""
     if d.aspect != "cache" or not isinstance(d.dalec, tuple) or not isinstance(d.dalecpy, tuple):
         return False
-    (did, dshare), (oid, oshare) = d.dalec, d.dalecpy
+    (_, dshare), (oid, oshare) = d.dalec, d.dalecpy
     leaf = d.text.split(":", 1)[0].removeprefix("cache at ").removeprefix("/tmp/rootfs")
     return leaf in _PM_DESTS and dshare == oshare and oid.endswith("dalec" + leaf.replace("/", "-"))
 
