@@ -12,7 +12,7 @@ from .distros import DEB_DISTROS, DebDistro
 from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
-from .sources import SourceEnv, image_state, source_mount, sources_tree
+from .sources import SourceEnv, image_state, sources_tree, step_mounts
 from .unsupported import refuse_unsupported
 
 PKG_OUT_DIR = "/tmp/dalec/out"
@@ -142,14 +142,7 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
         env=dict(setup.env) | dict(build.env or {}),
         steps=[(s.command, dict(s.env or {})) for s in steps],
     )
-    step_mounts = []
-    for i, s in enumerate(steps):
-        for j, m in enumerate(s.mounts or ()):
-            # All steps run in one op: a mount point is shared by steps that mount the same source there,
-            # and a collision when the sources differ (Dalec runs one op per step).
-            if table.claim(m.dest, ("build", "steps", i, "mounts", j, "dest"), f"the mount of step {i} mount {j}",
-                           f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
-                step_mounts.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
+    mounts = step_mounts(steps, table, env)
     table.check()
     files = _scripts("build script", {"build.sh": script})
     network = llb.NetMode.SANDBOX if build.network_mode == "sandbox" else llb.NetMode.NONE
@@ -161,7 +154,7 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
             llb.Mount.bind(BUILD_DIR, tree),
             llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
             *setup.mounts,
-            *step_mounts,
+            *mounts,
         ),
         custom_name=f"Build {ctx.spec.name} ({len(steps)} step{'s' if len(steps) != 1 else ''})",
         ignore_cache=ctx.options.ignores_cache(NO_CACHE_PKG),

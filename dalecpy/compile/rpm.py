@@ -24,7 +24,7 @@ from .distros import RpmDistro
 from .mounts import MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
-from .sources import SourceEnv, image_state, is_dir_source, source_mount, sources_tree
+from .sources import SourceEnv, image_state, is_dir_source, sources_tree, step_mounts
 from .unsupported import refuse_unsupported
 
 TOP_DIR = "/build/top"
@@ -345,12 +345,7 @@ def rpm_package(ctx: BuildContext, distro: RpmDistro) -> llb.State:
     table = MountTable(_RPMBUILD_MOUNTS)
     top, setup = buildroot(ctx, distro, builder, table)
     env = SourceEnv.for_build(ctx)
-    step_mounts = []
-    for i, s in enumerate(ctx.spec.build.steps or ()):
-        for j, m in enumerate(s.mounts or ()):
-            if table.claim(m.dest, ("build", "steps", i, "mounts", j, "dest"), f"the mount of step {i} mount {j}",
-                           f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
-                step_mounts.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
+    mounts = step_mounts(ctx.spec.build.steps or (), table, env)
     table.check()
     script = (
         "#!/bin/sh\nset -e\n"
@@ -366,7 +361,7 @@ def rpm_package(ctx: BuildContext, distro: RpmDistro) -> llb.State:
         network=llb.NetMode.SANDBOX if ctx.spec.build.network_mode == "sandbox" else llb.NetMode.NONE,
         mounts=(llb.Mount.bind(TOP_DIR, top), llb.Mount.tmpfs("/build/tmp"),
                 llb.Mount.bind(SCRIPT_DIR, files, readonly=True), llb.Mount.bind(OUT_DIR, llb.scratch()),
-                *setup.mounts, *step_mounts),
+                *setup.mounts, *mounts),
         custom_name=f"Build {ctx.spec.name} ({steps} step{'s' if steps != 1 else ''}) with rpmbuild",
         ignore_cache=ctx.options.ignores_cache(NO_CACHE_PKG),
     ).output(OUT_DIR)

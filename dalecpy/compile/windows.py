@@ -28,7 +28,7 @@ from .distros import WINDOWSCROSS
 from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput, UnsupportedSetting
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
-from .sources import SourceEnv, image_state, source_mount
+from .sources import SourceEnv, image_state, step_mounts
 from .unsupported import refuse_unsupported
 
 OUTPUT_DIR = "/tmp/output"
@@ -100,12 +100,7 @@ def binaries(ctx: BuildContext) -> llb.State:
     steps = list(build.steps or ())
     script = build_script(prelude=setup.script_prelude, env={"GOOS": "windows", **dict(setup.env), **dict(build.env or {})},
                           steps=[(s.command, dict(s.env or {})) for s in steps])
-    step_mounts = []
-    for i, s in enumerate(steps):
-        for j, m in enumerate(s.mounts or ()):
-            if table.claim(m.dest, ("build", "steps", i, "mounts", j, "dest"), f"the mount of step {i} mount {j}",
-                           f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
-                step_mounts.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
+    mounts = step_mounts(steps, table, env)
     table.check()
     lay = artifacts.layout(ctx.spec, ctx.target_key, {k: "/" for k in artifacts.DEB_DIRS})
     binaries = artifacts.Layout(files=tuple(lay.files_of("binaries")))  # _check refused every other kind
@@ -117,7 +112,7 @@ def binaries(ctx: BuildContext) -> llb.State:
         cwd=BUILD_DIR,
         network=llb.NetMode.SANDBOX if build.network_mode == "sandbox" else llb.NetMode.NONE,
         mounts=(llb.Mount.bind(BUILD_DIR, tree), llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
-                llb.Mount.bind(OUTPUT_DIR, llb.scratch()), *setup.mounts, *step_mounts),
+                llb.Mount.bind(OUTPUT_DIR, llb.scratch()), *setup.mounts, *mounts),
         custom_name=f"Build {ctx.spec.name} for {ctx.platform.format()} ({len(steps)} step{'s' if len(steps) != 1 else ''})",
         ignore_cache=ctx.options.ignores_cache(NO_CACHE_PKG),
     ).output(OUTPUT_DIR)
