@@ -8,7 +8,8 @@ from typing import Callable, Iterable
 
 from .facts import Cache, Facts
 
-_APT_DESTS = ("/var/cache/apt", "/var/lib/apt")
+#: package managers' cache dirs (apt's; dnf's and tdnf's, also under the --installroot of RPM containers)
+_PM_DESTS = ("/var/cache/apt", "/var/lib/apt", "/var/cache/dnf", "/var/cache/tdnf", "/var/cache/libdnf5")
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,16 @@ class Deliberate:
     key: str
     readme: str  # the README bullet under "Where dalecpy differs from Dalec on purpose" (its start, verbatim)
     matches: Callable[[Difference], bool]
+    target: str = ""  # only for this target (a route path), when set
 
 
-def _apt_cache_ids(d: Difference) -> bool:
+def _pm_cache_ids(d: Difference) -> bool:
+    """Both sides mount the package manager's cache at the same dest with the same sharing, under other IDs."""
     if d.aspect != "cache" or not isinstance(d.dalec, tuple) or not isinstance(d.dalecpy, tuple):
         return False
-    (did, dshare), (oid, oshare) = d.dalec, d.dalecpy
-    leaf = d.text.split(":", 1)[0].removeprefix("cache at ")
-    return leaf in _APT_DESTS and dshare == oshare and did.split("dalec-", 1)[-1] == oid.split("dalec-", 1)[-1]
+    (_, dshare), (oid, oshare) = d.dalec, d.dalecpy
+    leaf = d.text.split(":", 1)[0].removeprefix("cache at ").removeprefix("/tmp/rootfs")
+    return leaf in _PM_DESTS and dshare == oshare and oid.endswith("dalec" + leaf.replace("/", "-"))
 
 
 def _accept(*needles: str, dalec_rejects: bool) -> Callable[[Difference], bool]:
@@ -70,9 +73,24 @@ DELIBERATE: tuple[Deliberate, ...] = (
     Deliberate("bazel-remote-in-build-op",
                "The Bazel remote-cache lines are decided inside the build op when it runs.",
                lambda d: d.aspect == "ssh-ops"),
-    Deliberate("apt-cache-ids",
-               "Apt cache IDs are namespaced like every other cache (`debian12-linux/amd64-dalec-var-cache-apt`); Dalec keys",
-               _apt_cache_ids),
+    Deliberate("package-manager-cache-ids",
+               "Package manager cache IDs (apt, dnf, tdnf) are namespaced like every other cache",
+               _pm_cache_ids),
+    Deliberate("rpm-manpage-section",
+               "RPM packages put a man page without a `subpath` under `man<section>/`",
+               lambda d: d.aspect == "layout" and (
+                   re.fullmatch(r"layout /usr/share/man/[^/]+: Dalec \S+, dalecpy \(none\)", d.text) is not None
+                   or re.fullmatch(r"layout /usr/share/man/man[0-9]/[^/]+: Dalec \(none\), dalecpy \S+", d.text)
+                   is not None)),
+    Deliberate("patched-sources-worker",
+               "`debug/patched-sources` patches on a Debian bookworm worker",
+               lambda d: (d.aspect == "source" and ("alpine:latest" in d.text or "debian:bookworm" in d.text))
+               or (d.aspect == "cache" and d.dalec is None and "dalec-var-" in d.text)
+               or (d.aspect == "deps:build" and d.dalec is None and d.dalecpy == ["patch"]),
+               target="debug/patched-sources"),
+    Deliberate("windowscross-artifacts",
+               "`windowscross` refuses artifact kinds other than `binaries`",
+               _accept("is not supported for windowscross", dalec_rejects=False)),
     Deliberate("rustsccache",
                "`rustsccache` is not supported (it downloads sccache from GitHub at build time).",
                _accept("rustsccache", dalec_rejects=False)),
@@ -85,8 +103,8 @@ DELIBERATE: tuple[Deliberate, ...] = (
 )
 
 
-def deliberate_for(d: Difference) -> Deliberate | None:
-    return next((k for k in DELIBERATE if k.matches(d)), None)
+def deliberate_for(d: Difference, target: str = "") -> Deliberate | None:
+    return next((k for k in DELIBERATE if (not k.target or k.target == target) and k.matches(d)), None)
 
 
 def _fmt(v: object) -> str:
@@ -214,6 +232,11 @@ def _apt_only_in_dalec(d: Difference, spec: str, target: str) -> bool:
             and re.search(r" at (/var/cache/apt|/var/lib/apt)( \(locked\))?$", d.text) is not None)
 
 
+def _package_target_tests(d: Difference, spec: str, target: str) -> bool:
+    return (target.endswith(("/rpm", "/deb")) and d.aspect == "cache" and d.dalecpy is None
+            and " at /tmp/rootfs/var/cache/" in d.text)
+
+
 def _worker_build_deps(d: Difference, spec: str, target: str) -> bool:
     return target.endswith("/worker") and d.aspect == "deps:build" and d.dalec is None
 
@@ -249,6 +272,12 @@ OPEN: tuple[Open, ...] = (
          "the base image's (unset)", _is("image:WorkingDir", dalec="/", dalecpy=None)),
     Open("image-cmd", "Dalec's container config drops the base image's Cmd when the spec sets neither "
          "entrypoint nor cmd; dalecpy keeps it", _is("image:Cmd", dalec=None)),
+    Open("not-supported-yet", "dalecpy refuses a setting it does not implement yet (e.g. artifacts.users on a "
+         ".deb) with its position; Dalec builds it",
+         lambda d, spec, target: d.aspect == "accept" and d.dalec is None and "is not supported yet" in str(d.dalecpy)),
+    Open("package-target-tests", "Dalec's /deb and /rpm targets also build a container and run the spec's tests "
+         "in it (an RPM one installs into /tmp/rootfs with the package manager's caches); dalecpy runs tests for "
+         "container targets only", _package_target_tests),
 )
 
 

@@ -129,7 +129,7 @@ def test_deliberate_apt_ids_match_only_the_namespacing():
     ours = Facts(caches={Cache("debian12-linux/amd64-dalec-var-cache-apt", "/var/cache/apt", "locked"),
                          Cache("debian12-linux/amd64-k", "/k", "locked")})
     diffs = cmp.compare(dalec, ours)
-    assert [cmp.deliberate_for(d).key if cmp.deliberate_for(d) else None for d in diffs] == [None, "apt-cache-ids"]  # sorted by dest: /k first
+    assert [cmp.deliberate_for(d).key if cmp.deliberate_for(d) else None for d in diffs] == [None, "package-manager-cache-ids"]  # sorted by dest: /k first
 
 
 def test_open_entries_do_not_swallow_other_differences():
