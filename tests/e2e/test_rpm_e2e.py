@@ -20,7 +20,6 @@ from dalecpy.compile.caches import BAZELRC_PATH, BAZELRC_TEXT
 from dalecpy.spec import load_spec_file
 
 from .conftest import ROOT
-from .test_sources_e2e import git_server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e
 
