@@ -1,4 +1,5 @@
-"""Frontend benchmark: a fully cached rebuild through dalecpy's frontend image vs BuildKit's Dockerfile frontend.
+"""Frontend benchmark: a fully cached rebuild through dalecpy's frontend image vs BuildKit's Dockerfile frontend
+and Dalec's own frontend image.
 
     python bench/frontend.py [--runs N]
 
@@ -16,6 +17,11 @@ Debian's BuildKit source (/opt/dalecpy-e2e/bin/dockerfile-frontend, `provision.s
 buildx, each build's BuildKit progress (rawjson) also gives the time from BuildKit loading the frontend
 image to the frontend's first request (container start, imports, Ping). Last, the frontend's own time from process start
 to Return against an in-process fake LLBBridge (tests/frontend/fakebridge.py), on the host's python.
+
+The same spec is also built through Dalec's own frontend image (`dalec/frontend:v0.21.5`, FROM scratch with the Go
+binary, loaded by scripts/e2e/dalec-image.sh when missing; skipped with its one line when there is no Dalec binary):
+the row a Dalec user compares with. Dalec's graph for the spec is its own (dpkg-buildpackage), fully cached too.
+Both frontends build hello.yml with its description on one line (Dalec cannot build the two-line one).
 Always exits 0: these are measurements, not tests.
 """
 
@@ -38,7 +44,8 @@ for _p in (str(ROOT), str(ROOT / "bench")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from _engine import engine_environ  # noqa: E402
+from _engine import DALEC_IMAGE, engine_environ, ensure_dalec_image  # noqa: E402
+from tests.e2e.rerun import derive, one_line_description  # noqa: E402
 
 SPEC = ROOT / "specs" / "hello.yml"
 TARGET = "bookworm/deb"
@@ -231,6 +238,7 @@ def main() -> int:
     print(f"engine {engine}: dockerd {info.stdout.strip()}; {SPEC.relative_to(ROOT)} {TARGET}; "
           f"{runs} timed runs each after one warm-up")
     gateway = ensure_gateway_dockerfile_image(cli, env)
+    dalec = ensure_dalec_image(cli, env)
     with tempfile.TemporaryDirectory(prefix="dalecpy-bench-") as d:
         tmp = Path(d)
         ctx = tmp / "dockerfile-ctx"
@@ -240,9 +248,15 @@ def main() -> int:
         gw_dockerfile.write_text(f"# syntax={GATEWAY_DOCKERFILE}\n" + (ctx / "Dockerfile").read_text())
         spec_ctx = tmp / "spec-ctx"  # the spec needs no context files: keep what the client sends minimal
         spec_ctx.mkdir()
-        shutil.copy(SPEC, spec_ctx / "hello.yml")
+        # the one spec both frontends build (Dalec cannot build hello.yml's two-line description): the two copies
+        # differ in their syntax line only
+        derive(SPEC, spec_ctx / "hello.yml", one_line_description, syntax=f"# syntax={FRONTEND}\n")
+        derive(SPEC, spec_ctx / "hello-dalec.yml", one_line_description, syntax=f"# syntax={DALEC_IMAGE}\n")
         ours, ours_start = time_builds("dalecpy frontend", lambda o: build_argv(
             cli, engine, spec_ctx / "hello.yml", spec_ctx, o) + ["--target", TARGET], env, runs, tmp, FRONTEND)
+        dl, dl_start = (time_builds("dalec frontend image", lambda o: build_argv(
+            cli, engine, spec_ctx / "hello-dalec.yml", spec_ctx, o) + ["--target", TARGET], env, runs, tmp,
+            DALEC_IMAGE) if dalec else ([], []))
         theirs, _ = time_builds("dockerfile frontend", lambda o: build_argv(cli, engine, ctx / "Dockerfile", ctx, o),
                                 env, runs, tmp)
         gw, gw_start = (time_builds("dockerfile gateway image", lambda o: build_argv(
@@ -258,10 +272,16 @@ def main() -> int:
         print(f"  cached rebuild, Dockerfile frontend as a gateway image (floor of any # syntax= image): {fmt(gw)}")
         if ours:
             print(f"  ratio (dalecpy / Dockerfile gateway image): {statistics.median(ours) / statistics.median(gw):.2f}")
+    if dl:
+        print(f"  cached rebuild, Dalec's frontend image ({DALEC_IMAGE}): {fmt(dl)}")
+        if ours:
+            print(f"  ratio (dalecpy / Dalec's frontend image): {statistics.median(ours) / statistics.median(dl):.2f}")
     if ours_start:
         print(f"  frontend image loaded -> its first request, dalecpy image:         {fmt(ours_start)}")
     if gw_start:
         print(f"  frontend image loaded -> its first request, Dockerfile gateway image: {fmt(gw_start)}")
+    if dl_start:
+        print(f"  frontend image loaded -> its first request, Dalec's frontend image: {fmt(dl_start)}")
     print(f"  dalecpy frontend process, start to Return (fake bridge, host python): {fmt(own)}")
     return 0
 

@@ -149,7 +149,11 @@ class Session:
         from ..compile import merge_image_config
 
         if result.base_image is None:
-            return _platform_json(result.platform)  # package targets: only the platform
+            if result.image is None:
+                return _platform_json(result.platform)  # package targets: only the platform
+            cfg = merge_image_config(None, result.image, result.platform)  # a container on an empty root
+            cfg["created"] = _now()
+            return cfg
         resp = self.bridge.resolve_image_config(
             gw.ResolveImageConfigRequest(
                 Ref=result.base_image,
@@ -168,14 +172,15 @@ class Session:
 
         _, loaded = self.read_spec(fo)
         excludes = self.context_excludes(loaded)
-        platforms = list(fo.platforms) or [self.build_platform]
+        # No platform requested: the route's default (the build platform; windows/<arch> for windowscross).
+        platforms = list(fo.platforms) or [None]
         built = []
         for plat in platforms:
             result = compile_spec(loaded, self.compile_options(fo, plat, excludes))
             ref = solve_ref(self.bridge, result.definition)
             self.run_tests(result)
             config = self.image_config(result, fo)
-            built.append((plat, ref, config))
+            built.append((result.platform, ref, config))
         out = gw.Result()
         if not fo.multi_platform:
             _, ref, config = built[0]

@@ -150,7 +150,7 @@ def test_subrequest_targets():
     fb = run_inprocess({"Dockerfile": HELLO}, {"requestid": "frontend.targets"})
     meta = fb.returned.result.metadata
     assert meta["version"] == b"1.0.0"
-    assert b"bookworm/container (default)" in meta["result.txt"]
+    assert b"bookworm/deb (default)" in meta["result.txt"]
 
 
 def test_subrequest_resolve_substitutes_build_args():
