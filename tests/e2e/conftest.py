@@ -91,6 +91,9 @@ class Engine:
                 out += ["--opt", f"platform={next(it)}"]
             elif a == "--no-cache-filter":
                 out += ["--opt", f"no-cache={next(it)}"]
+            elif a == "--build-context":  # buildx sends a named context as the frontend opt context:NAME
+                name, _, value = next(it).partition("=")
+                out += ["--opt", f"context:{name}={value}"]
             elif a == "--call":  # buildx's --call NAME is the frontend subrequest frontend.NAME
                 out += ["--opt", f"requestid=frontend.{next(it)}"]
             elif a in ("-o", "--output", "--secret"):
