@@ -119,6 +119,12 @@ COPY --from=pkg /tmp/dalec/out/ /
 """)
 
 
+def with_syntax(text: str, image: str) -> str:
+    """`text` with its `# syntax=` line naming `image`."""
+    rest = text.split("\n", 1)[1] if text.startswith("# syntax=") else text
+    return f"# syntax={image}\n{rest}"
+
+
 def build_argv(cli: str, engine: str, dockerfile: Path, ctx: Path, out: Path) -> list[str]:
     base = [cli, "buildx", "build", "--progress=rawjson"] if engine != "a" else [cli, "build", "--progress=plain"]
     return [*base, "-f", str(dockerfile), "-o", f"type=local,dest={out}", str(ctx)]
@@ -218,15 +224,17 @@ def fmt(xs: list[float]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--image", default=FRONTEND, help=f"dalecpy frontend image to time (default {FRONTEND})")
     args = ap.parse_args()
+    image = args.image
     runs = max(5, args.runs)
     env, cli, engine = engine_env()
     info = subprocess.run([cli, "version", "-f", "{{.Server.Version}}"], env=env, capture_output=True, text=True)
     if info.returncode != 0:
         print(f"no engine answers ({info.stderr.strip()[:200]}): run scripts/e2e/provision.sh b")
         return 0
-    if subprocess.run([cli, "image", "inspect", FRONTEND], env=env, capture_output=True).returncode != 0:
-        print(f"{FRONTEND} is not in engine {engine}'s image store: build frontend.Dockerfile first")
+    if subprocess.run([cli, "image", "inspect", image], env=env, capture_output=True).returncode != 0:
+        print(f"{image} is not in engine {engine}'s image store: build frontend.Dockerfile first")
         return 0
     print(f"engine {engine}: dockerd {info.stdout.strip()}; {SPEC.relative_to(ROOT)} {TARGET}; "
           f"{runs} timed runs each after one warm-up")
@@ -240,9 +248,9 @@ def main() -> int:
         gw_dockerfile.write_text(f"# syntax={GATEWAY_DOCKERFILE}\n" + (ctx / "Dockerfile").read_text())
         spec_ctx = tmp / "spec-ctx"  # the spec needs no context files: keep what the client sends minimal
         spec_ctx.mkdir()
-        shutil.copy(SPEC, spec_ctx / "hello.yml")
+        (spec_ctx / "hello.yml").write_text(with_syntax(SPEC.read_text(), image))
         ours, ours_start = time_builds("dalecpy frontend", lambda o: build_argv(
-            cli, engine, spec_ctx / "hello.yml", spec_ctx, o) + ["--target", TARGET], env, runs, tmp, FRONTEND)
+            cli, engine, spec_ctx / "hello.yml", spec_ctx, o) + ["--target", TARGET], env, runs, tmp, image)
         theirs, _ = time_builds("dockerfile frontend", lambda o: build_argv(cli, engine, ctx / "Dockerfile", ctx, o),
                                 env, runs, tmp)
         gw, gw_start = (time_builds("dockerfile gateway image", lambda o: build_argv(
