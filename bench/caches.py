@@ -12,6 +12,10 @@
 2. gobuild cache (tests/e2e/data/remote-cache/gobench.yml on a generated multi-package Go program): rebuild
    after a one-line change in main.go with the gobuild cache vs the same with `gobuild: {disabled: true}`.
    Target: <= 0.5x.
+3. One remote cache, two engines (--cross-engine; needs engine C, scripts/e2e/engine-c.sh, beside the dockerd
+   of engine.env): bazel-remote (scripts/e2e/bazel-remote.sh, gRPC on a unix socket, REMOTE_SCHEME=grpc)
+   forwarded to both; the dockerd's cold build uploads, then engine C builds the same actions, which its own
+   disk cache has never seen: every action is a remote hit (counted by bazel-remote's metrics). Target: <= 0.5x.
 
 Times: "wall" is the whole `dalecpy build` process; "step" is the build op's own time from the progress
 output (`#N DONE x.ys` of the `Build <name>` vertex); "bazel" is Bazel's own `Elapsed time`.
@@ -36,11 +40,13 @@ for _p in (str(ROOT), str(ROOT / "bench")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from _engine import engine_environ  # noqa: E402
+from _engine import engine_environ, env_file_environ  # noqa: E402
 from tests.e2e.rerun import rerun_copy  # noqa: E402
 BAZEL_SPEC = ROOT / "specs" / "bazel-remote-cache.yml"
 GO_SPEC = ROOT / "tests" / "e2e" / "data" / "remote-cache" / "gobench.yml"
 SERVER = ROOT / "scripts" / "e2e" / "cache-server.sh"
+BAZEL_REMOTE = ROOT / "scripts" / "e2e" / "bazel-remote.sh"
+ENGINE_C_ENV = Path("/run/dalecpy-e2e/engine-c.env")
 TARGET = "bookworm/deb"
 T_RATIO = 0.5
 
@@ -86,9 +92,19 @@ def dalecpy_build(env, spec: Path, out: Path, *args: str, context: Path | None =
 
 
 def prune_cache_mounts(env) -> None:
-    cli = env.get("DOCKER_CLI") or "docker"
-    subprocess.run([cli, "builder", "prune", "-f", "--filter", "type=exec.cachemount"], env=env,
-                   capture_output=True, check=True)
+    if env.get("DALECPY_E2E_ENGINE") == "c":  # buildctl: containerd's filter syntax
+        argv = [env.get("BUILDCTL") or "buildctl", "prune", "--filter", "type==exec.cachemount"]
+    else:
+        argv = [env.get("DOCKER_CLI") or "docker", "builder", "prune", "-f", "--filter", "type=exec.cachemount"]
+    subprocess.run(argv, env=env, capture_output=True, check=True)
+
+
+def bazel_stats(r: Run) -> tuple[float | None, str]:
+    """(Bazel's Elapsed time, its `INFO: N processes: ...` summary) from the package's docs."""
+    log = r.doc("bazel-remote-cache", "bazel.log")
+    m = re.search(r"Elapsed time: ([\d.]+)s", log)
+    summary = " ".join(re.findall(r"INFO: \d+ processes: .*", r.doc("bazel-remote-cache", "remote-cache-stats.txt")))
+    return (float(m.group(1)) if m else None, summary)
 
 
 def fmt(x: float | None) -> str:
@@ -123,10 +139,7 @@ def bench_bazel(env, tmp: Path, work: float) -> list[tuple]:
                             "--socket", f"bazel-default={sock}")
         stats = {}
         for name, r in (("cold", cold), ("hit", hit), ("disk-cold", disk_cold), ("disk", disk)):
-            s = r.doc("bazel-remote-cache", "remote-cache-stats.txt")
-            log = r.doc("bazel-remote-cache", "bazel.log")
-            m = re.search(r"Elapsed time: ([\d.]+)s", log)
-            stats[name] = (float(m.group(1)) if m else None, " ".join(re.findall(r"INFO: \d+ processes: .*", s)))
+            stats[name] = bazel_stats(r)
             print(f"  {name}: wall {r.wall:.1f}s, step {fmt(r.step('bazel-remote-cache'))}, "
                   f"bazel {fmt(stats[name][0])}: {stats[name][1] or 'no summary'}")
         requests = (sock.parent / "cache.sock.d/access.log").read_text().splitlines()
@@ -149,6 +162,51 @@ def bench_bazel(env, tmp: Path, work: float) -> list[tuple]:
     finally:
         subprocess.run([str(SERVER), "stop", str(data), str(sock)], capture_output=True)
     return rows
+
+
+# ------------------------------------------------------------------ one remote cache, two engines
+
+def _remote_hits(state: Path) -> float:
+    text = subprocess.run(["curl", "-fsS", "--unix-socket", str(state / "http.sock"), "http://localhost/metrics"],
+                          capture_output=True, text=True).stdout
+    m = re.search(r'^bazel_remote_incoming_requests_total\{kind="ac",method="get",status="hit"\} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def bench_cross_engine(first_env, second_env, tmp: Path, work: float) -> list[tuple]:
+    data, state = tmp / "br-data", tmp / "br-state"
+    subprocess.run([str(BAZEL_REMOTE), "start", str(data), str(state)], check=True, capture_output=True)
+    names = [e.get("DALECPY_E2E_ENGINE", "?") for e in (first_env, second_env)]
+    try:
+        w = f"{work:.0f}.{random.randrange(10**5, 10**6)}"
+        print(f"cross-engine: bazel-remote {state / 'grpc.sock'} forwarded to engines {names[0]} then {names[1]}, WORK={w}")
+        for env, name in zip((first_env, second_env), names):  # dependency layers in place first; not measured
+            warm = dalecpy_build(env, BAZEL_SPEC, tmp / f"x-warm-{name}", "--build-arg", "WORK=0")
+            print(f"  warm-up on engine {name} (deps layer) {warm.wall:.1f}s")
+        grpc = ("--build-arg", f"WORK={w}", "--build-arg", "REMOTE_SCHEME=grpc",
+                "--socket", f"bazel-default={state / 'grpc.sock'}")
+        hits0 = _remote_hits(state)
+        cold = dalecpy_build(first_env, rerun_copy(BAZEL_SPEC, tmp), tmp / "x-cold", *grpc)
+        hits1 = _remote_hits(state)
+        hit = dalecpy_build(second_env, rerun_copy(BAZEL_SPEC, tmp), tmp / "x-hit", *grpc)
+        hits2 = _remote_hits(state)
+        stats = {}
+        for label, r in (("cold", cold), ("hit", hit)):
+            stats[label] = bazel_stats(r)
+            print(f"  {label}: wall {r.wall:.1f}s, step {fmt(r.step('bazel-remote-cache'))}, "
+                  f"bazel {fmt(stats[label][0])}: {stats[label][1] or 'no summary'}")
+        print(f"  bazel-remote AC hits: {hits1 - hits0:.0f} during engine {names[0]}'s build, "
+              f"{hits2 - hits1:.0f} during engine {names[1]}'s")
+        ok = cold.ok and hit.ok and "remote cache hit" in stats["hit"][1] and hits2 - hits1 >= 5
+        label = f"bazel {names[1]} hit / {names[0]} cold"
+        return [
+            (f"{label} (wall)", cold.wall, hit.wall, ratio(hit.wall, cold.wall), ok),
+            (f"{label} (step)", cold.step("bazel-remote-cache"), hit.step("bazel-remote-cache"),
+             ratio(hit.step("bazel-remote-cache"), cold.step("bazel-remote-cache")), ok),
+            (f"{label} (bazel)", stats["cold"][0], stats["hit"][0], ratio(stats["hit"][0], stats["cold"][0]), ok),
+        ]
+    finally:
+        subprocess.run([str(BAZEL_REMOTE), "stop", str(data), str(state)], capture_output=True)
 
 
 # ------------------------------------------------------------------ gobuild
@@ -253,16 +311,21 @@ def main() -> int:
     ap.add_argument("--go-funcs", type=int, default=150)
     ap.add_argument("--skip-bazel", action="store_true")
     ap.add_argument("--skip-go", action="store_true")
+    ap.add_argument("--cross-engine", action="store_true",
+                    help="also: one bazel-remote, the dockerd's build then engine C's (needs engine C)")
     ap.add_argument("--keep", type=Path, help="keep the work files here")
     args = ap.parse_args()
 
     env = engine_environ()
-    cli = env.get("DOCKER_CLI") or "docker"
-    info = subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True, text=True)
-    if info.returncode != 0:
-        print(f"no BuildKit engine ({info.stderr.strip()[:200]}): run scripts/e2e/provision.sh b")
-        return 0
-    print(f"engine: dockerd {info.stdout.strip()} ({env.get('DOCKER_HOST', 'default socket')}), {os.cpu_count()} CPUs")
+    if env.get("DALECPY_E2E_ENGINE") == "c":
+        print(f"engine: c, {env.get('DALECPY_E2E_SERVER_VERSION')} ({env.get('BUILDKIT_HOST')}), {os.cpu_count()} CPUs")
+    else:
+        cli = env.get("DOCKER_CLI") or "docker"
+        info = subprocess.run([cli, "info", "--format", "{{.ServerVersion}}"], env=env, capture_output=True, text=True)
+        if info.returncode != 0:
+            print(f"no BuildKit engine ({info.stderr.strip()[:200]}): run scripts/e2e/provision.sh b")
+            return 0
+        print(f"engine: dockerd {info.stdout.strip()} ({env.get('DOCKER_HOST', 'default socket')}), {os.cpu_count()} CPUs")
 
     tmp = Path(tempfile.mkdtemp(prefix="dalecpy-bench-caches-"))
     rows: list[tuple] = []
@@ -271,6 +334,11 @@ def main() -> int:
             rows += bench_bazel(env, tmp, args.work)
         if not args.skip_go:
             rows += bench_go(env, tmp, args.go_packages, args.go_funcs)
+        if args.cross_engine:
+            if ENGINE_C_ENV.exists() and env.get("DALECPY_E2E_ENGINE") != "c":
+                rows += bench_cross_engine(env, env_file_environ(ENGINE_C_ENV), tmp, args.work)
+            else:
+                print(f"cross-engine: skipped (needs {ENGINE_C_ENV} beside a dockerd engine)")
     finally:
         if args.keep:
             shutil.copytree(tmp, args.keep, dirs_exist_ok=True)
@@ -285,7 +353,8 @@ def main() -> int:
         print(f"{name:38} {fmt(base):>9} {fmt(cached):>9} {'-' if r is None else f'{r:.2f}x':>7} "
               f"{f'<={T_RATIO}x':>7}  {verdict}")
     print("baseline: bazel remote = cold build that filled the server; bazel disk = cold build that filled the disk"
-          " cache; go = rebuild with `gobuild: {disabled: true}`")
+          " cache; go = rebuild with `gobuild: {disabled: true}`; cross-engine = the first engine's cold build that"
+          " filled bazel-remote")
     return 0
 
 

@@ -131,13 +131,17 @@ def _nested_blocks() -> str:
         budget -= 2 * 61
     return "".join(out)
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec (a child would report this process's peak).
 _CHILD = r"""
-import json, resource, sys, time
+import json, re, sys, time
 sys.path.insert(0, sys.argv[1])
 from dalecpy.platforms import Platform
 from dalecpy.spec import SpecError, load_spec
+def hwm_kb():
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmHWM:\s*(\d+) kB", f.read()).group(1))
 data = sys.stdin.buffer.read()
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss0 = hwm_kb()
 t0 = time.perf_counter()
 try:
     loaded = load_spec(data, "w.yml")
@@ -148,7 +152,7 @@ except SpecError as e:
     lines = text.count("\n") + 1
     outcome = text.splitlines()[0]
 dt = time.perf_counter() - t0
-print(json.dumps({"s": dt, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"s": dt, "rss_mb": hwm_kb() / 1024,
                   "import_rss_mb": rss0 / 1024, "outcome": outcome, "lines": lines}))
 """
 

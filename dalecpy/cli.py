@@ -21,7 +21,7 @@ def _user_errors() -> Iterator[None]:
     except UserError as exc:
         positioned = getattr(exc, "diagnostics", None)  # SpecError lines already name the file
         click.echo(str(exc) if positioned else f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exc.exit_code)
 
 
 def _platform(_ctx, _param, value: str | None) -> Platform | None:

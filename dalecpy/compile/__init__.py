@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from .. import llb
-from ..spec import LoadedSpec, SpecError
+from ..errors import UserError
+from ..spec import Diagnostic, LoadedSpec, SpecError
 from . import caches as _caches
 from . import tests as _tests
 from .image import merge_image_config
-from .options import BuildContext, CompileError, CompileOptions, CompileResult
+from .options import BuildContext, CompileError, CompileOptions, CompileResult, UnsupportedSetting
 from .targets import ROUTES, Route, TargetError, lookup, visible_routes
 
 __all__ = [
@@ -16,6 +20,7 @@ __all__ = [
     "CompileResult",
     "Route",
     "TargetError",
+    "UnsupportedSetting",
     "compile_spec",
     "effective_caches",
     "lookup",
@@ -26,7 +31,9 @@ __all__ = [
 
 
 def _context(loaded: LoadedSpec, options: CompileOptions) -> tuple[Route, BuildContext]:
+    options.check()
     route = lookup(options.target)
+    route.check_platform(options.target_platform)
     spec = loaded.resolve(
         options.build_args,
         target_key=route.target_key,
@@ -36,22 +43,36 @@ def _context(loaded: LoadedSpec, options: CompileOptions) -> tuple[Route, BuildC
     return route, BuildContext(loaded, spec, route.target_key, options)
 
 
+@contextmanager
+def _positioned(loaded: LoadedSpec) -> Iterator[None]:
+    """The one place compile turns spec paths into FILE:LINE:COL: a UserError whose problems carry
+    paths becomes a SpecError; an LLB error (a value the spec passed that BuildKit cannot express) that
+    escaped the checks stays a one-line user error."""
+    try:
+        yield
+    except SpecError:
+        raise
+    except UserError as exc:
+        if all(path is None for path, _ in exc.problems):
+            raise
+        raise SpecError(
+            loaded.diagnostic(path, message) if path is not None else Diagnostic(loaded.filename, None, None, message)
+            for path, message in exc.problems
+        ) from None
+
+
 def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
     """Compile one target for one platform.
 
     Raises SpecError for user errors located in the spec, CompileError (e.g. TargetError) for other user
-    errors, and llb.MissingCapError when the daemon lacks a capability the graph needs.
+    errors, and llb.MissingCapError when the daemon lacks a capability the graph needs: all UserErrors.
     """
-    route, ctx = _context(loaded, options)
-    try:
+    with _positioned(loaded):
+        route, ctx = _context(loaded, options)
         out = route.handler(ctx)
         test_states = _tests.compile_tests(ctx, out)
-    except CompileError as exc:
-        if exc.path is None:
-            raise
-        raise loaded.error(exc.path, str(exc)) from None
-    definition = llb.marshal(out.state, caps=options.llb_caps)
-    tests = tuple((name, llb.marshal(st, caps=options.llb_caps)) for name, st in test_states)
+        definition = llb.marshal(out.state, caps=options.llb_caps)
+        tests = tuple((name, llb.marshal(st, caps=options.llb_caps)) for name, st in test_states)
     image_config = None
     if out.image is not None or out.base_image is not None:
         image_config = merge_image_config(None, out.image, ctx.platform)
@@ -70,9 +91,10 @@ def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
 
 def effective_caches(loaded: LoadedSpec, options: CompileOptions) -> list[_caches.CacheMount]:
     """The cache mounts a build of this target and platform uses: what a user checks when a cache misses."""
-    route, ctx = _context(loaded, options)
-    if route.distro_key is None:
-        return []
-    ns = _caches.CacheNamespace.for_build(route.distro_key, ctx.platform, options.build_args)
-    setup = _caches.user_caches(loaded, ctx.spec, ctx.target_key, ns)  # raises positioned SpecErrors itself
+    with _positioned(loaded):
+        route, ctx = _context(loaded, options)
+        if route.distro_key is None:
+            return []
+        ns = _caches.CacheNamespace.for_build(route.distro_key, ctx.platform, options.build_args)
+        setup = _caches.user_caches(ctx.spec, ctx.target_key, ns)
     return [*setup.caches, *_caches.apt_caches(ns)]

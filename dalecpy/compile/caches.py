@@ -11,8 +11,9 @@ from typing import Iterable, Mapping
 
 from .. import llb
 from ..platforms import Platform
-from ..spec import LoadedSpec, Spec
+from ..spec import Spec
 from ..spec.models import CacheConfig, GoBuildCache
+from .mounts import MountTable, mount_point
 
 GOBUILD_CACHE_DIR = "/tmp/dalec/gobuild-cache"
 BAZEL_CACHE_DIR = "/tmp/dalec/bazel-local-cache"
@@ -111,34 +112,29 @@ def apt_caches(ns: CacheNamespace) -> tuple[CacheMount, ...]:
     )
 
 
-def user_caches(loaded: LoadedSpec, spec: Spec, target_key: str, ns: CacheNamespace) -> CacheSetup:
+def user_caches(spec: Spec, target_key: str, ns: CacheNamespace, table: MountTable | None = None) -> CacheSetup:
     """Resolve `build.caches` (plus the auto-added gobuild cache) for one target and platform.
 
-    Raises a positioned SpecError when two caches land on one mount point or a `dir` key would alias a
-    built-in cache's ID (Dalec silently shares them).
+    Claims each mount point in `table` (the build op's; a fresh one when None), so a cache on a mount
+    point already in use, or spelled differently for one (`/a/`, `//a`), is an error. A `dir` key that
+    would alias a built-in cache's ID is an error too (Dalec silently shares them). Problems go to the
+    table; with no table given, raises them as a CompileError.
     """
+    own_table = table is None
+    table = MountTable() if table is None else table
     caches: list[CacheMount] = []
     mounts: list[llb.Mount] = []
     env: list[tuple[str, str]] = []
     prelude = ""
-    owners: dict[str, tuple] = {}  # mount dest -> spec path of the cache that claimed it
-    errors = []
 
-    def claim(dest: str, path: tuple) -> None:
-        if dest not in owners:
-            owners[dest] = path
-            return
-        other = owners[dest][2]
-        if path[2] < 0:  # the auto-added gobuild cache lands on a user's dir cache
-            message = f"build: cache {other}: cache mount destination {dest} is used by the automatic gobuild cache"
-            path = owners[dest]
-        else:
-            message = f"build: cache {path[2]}: cache mount destination {dest} is already used by cache {other}"
-        errors.append(loaded.error(path, message))
-
-    entries: list[tuple[int, object]] = list(enumerate(spec.build.caches))
+    entries: list[tuple[int, CacheConfig]] = list(enumerate(spec.build.caches))
     if needs_auto_gobuild(spec, target_key):
         entries.append((-1, CacheConfig(gobuild=GoBuildCache())))  # Dalec injects `gobuild: {}`
+
+    def claim(dest: str, index: int, kind: str = "cache mount") -> bool:
+        if index < 0:
+            return table.claim(dest, None, "the automatic gobuild cache", "")
+        return table.claim(dest, ("build", "caches", index), f"cache {index}", f"build: cache {index}: {kind}")
 
     reserved = _reserved_prefixes(ns)
     for index, entry in entries:
@@ -149,26 +145,26 @@ def user_caches(loaded: LoadedSpec, spec: Spec, target_key: str, ns: CacheNamesp
             cid = ns.cache_id(key, auto_namespace=not d.no_auto_namespace)
             clash = next((kind for kind, prefix in reserved if cid == prefix or cid.startswith(prefix + "-")), None)
             if clash:
-                errors.append(
-                    loaded.error(
-                        path + ("dir", "key" if d.key else "dest"),
-                        f"build: cache {index}: cache dir key {key!r} gives cache ID {cid!r}, "
-                        f"which is reserved for the {clash} cache",
-                    )
+                table.report(
+                    path + ("dir", "key" if d.key else "dest"),
+                    f"build: cache {index}: cache dir key {key!r} gives cache ID {cid!r}, "
+                    f"which is reserved for the {clash} cache",
                 )
                 continue
-            claim(d.dest, path)
-            caches.append(CacheMount("dir", cid, d.dest, d.sharing or "shared"))
+            if claim(d.dest, index):
+                caches.append(CacheMount("dir", cid, mount_point(d.dest), d.sharing or "shared"))
         elif entry.gobuild is not None:
             if entry.gobuild.disabled:
                 continue
-            claim(GOBUILD_CACHE_DIR, path)
-            caches.append(
-                CacheMount("gobuild", ns.builtin_id(_GOBUILD_SUFFIX, entry.gobuild.scope), GOBUILD_CACHE_DIR, "shared")
-            )
-            env.append(("GOCACHE", GOBUILD_CACHE_DIR))
+            if claim(GOBUILD_CACHE_DIR, index):
+                caches.append(
+                    CacheMount("gobuild", ns.builtin_id(_GOBUILD_SUFFIX, entry.gobuild.scope), GOBUILD_CACHE_DIR, "shared")
+                )
+                env.append(("GOCACHE", GOBUILD_CACHE_DIR))
         elif entry.bazel is not None:
-            claim(BAZEL_CACHE_DIR, path)
+            if not all([claim(BAZEL_CACHE_DIR, index), claim(BAZELRC_PATH, index, "bazelrc mount"),
+                        claim(BAZEL_SOCKET_PATH, index, "bazel remote cache socket")]):
+                continue
             caches.append(
                 CacheMount("bazel", ns.builtin_id(_BAZEL_SUFFIX, entry.bazel.scope), BAZEL_CACHE_DIR, "shared")
             )
@@ -176,8 +172,8 @@ def user_caches(loaded: LoadedSpec, spec: Spec, target_key: str, ns: CacheNamesp
             mounts.append(llb.Mount.bind(BAZELRC_PATH, rc, selector="bazelrc"))
             mounts.append(llb.Mount.ssh(BAZEL_SOCKET_PATH, BAZEL_SOCKET_ID, optional=True))
             prelude += BAZEL_REMOTE_PRELUDE
-    if errors:
-        raise _merge_errors(errors)
+    if own_table:
+        table.check()
     mounts.extend(c.mount() for c in caches)
     return CacheSetup(tuple(caches), tuple(mounts), tuple(env), prelude)
 
@@ -188,10 +184,3 @@ def _reserved_prefixes(ns: CacheNamespace) -> Iterable[tuple[str, str]]:
         ("bazel", ns.builtin_id(_BAZEL_SUFFIX)),
         *(("apt", c.id) for c in apt_caches(ns)),
     )
-
-
-def _merge_errors(errors):
-    first = errors[0]
-    for other in errors[1:]:
-        first.diagnostics.extend(other.diagnostics)
-    return first

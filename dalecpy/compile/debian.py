@@ -7,14 +7,14 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .. import llb
-from ..spec import SpecError
+from .. import llb, refs
 from . import caches, deb
+from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
-from .sources import SourceEnv, source_mount, sources_tree
+from .sources import SourceEnv, image_state, source_mount, sources_tree
+from .unsupported import refuse_unsupported
 
-BUILD_DIR = "/build"
 PKG_OUT_DIR = "/tmp/dalec/out"
 PKG_IN_DIR = "/tmp/dalec/pkg"
 _BASE_ENV = (("PATH", DEFAULT_PATH), ("DEBIAN_FRONTEND", "noninteractive"))
@@ -25,6 +25,7 @@ class Distro:
     codename: str
     version_id: str  # Dalec's distroKey for deb families: the os-release VERSION_ID with the distro id
     description: str
+    systemd_unit_dir: str  # where the distro's dh_installsystemd installs units
 
     @property
     def image_ref(self) -> str:
@@ -36,8 +37,8 @@ class Distro:
 
 
 DISTROS = (
-    Distro("bookworm", "debian12", "Debian 12 (bookworm)"),
-    Distro("trixie", "debian13", "Debian 13 (trixie)"),
+    Distro("bookworm", "debian12", "Debian 12 (bookworm)", "/lib/systemd/system"),
+    Distro("trixie", "debian13", "Debian 13 (trixie)", "/usr/lib/systemd/system"),
 )
 
 
@@ -75,6 +76,10 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
                 f"named context {distro.worker_context}: only docker-image:// references are supported, got {override!r}"
             )
         ref = override[len("docker-image://") :]
+        try:
+            refs.normalize_image_ref(ref)
+        except refs.RefError as exc:
+            raise CompileError(f"named context {distro.worker_context}: invalid image reference: {exc}") from None
     st = _base(ref, ctx)
     deps = dict(ctx.spec.get_build_deps(ctx.target_key) or {})
     if ctx.spec.patches and "patch" not in deps:
@@ -94,7 +99,7 @@ def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: s
         arch="all",
         maintainer="dalecpy <dalecpy@localhost>",
         description=f"{kind} dependencies of {ctx.spec.name}",
-        fields={"Depends": deb.relations(deps, _deps_path(ctx, kind))},
+        fields={"Depends": deb.relations(deps, ctx.spec.deps_path(ctx.target_key, kind))},
     )
     script = (
         "#!/bin/sh\nset -e\n" + _APT_PREP
@@ -110,20 +115,6 @@ def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: s
         mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro)),
         custom_name=f"Install {kind} dependencies: {', '.join(sorted(deps))}",
     ).root
-
-
-def _override_path(ctx: BuildContext, field: str) -> tuple:
-    """Spec path of a per-target overridable field: the target's own when it sets one (Dalec's merge rule)."""
-    target = (ctx.spec.targets or {}).get(ctx.target_key)
-    return ("targets", ctx.target_key, field) if target is not None and getattr(target, field, None) else (field,)
-
-
-def _deps_path(ctx: BuildContext, kind: str) -> tuple:
-    target = (ctx.spec.targets or {}).get(ctx.target_key)
-    deps = target.dependencies if target is not None else None
-    if deps is not None and getattr(deps, kind, None):
-        return ("targets", ctx.target_key, "dependencies", kind)
-    return ("dependencies", kind)
 
 
 def _patched_sources(ctx: BuildContext, builder: llb.State, env: SourceEnv) -> llb.State:
@@ -154,18 +145,23 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     tree = _patched_sources(ctx, builder, env)
     build = ctx.spec.build
     ns = caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
-    setup = caches.user_caches(ctx.loaded, ctx.spec, ctx.target_key, ns)
+    table = MountTable()
+    setup = caches.user_caches(ctx.spec, ctx.target_key, ns, table)
     steps = list(build.steps or ())
     script = build_script(
         prelude=setup.script_prelude,
         env=dict(setup.env) | dict(build.env or {}),
         steps=[(s.command, dict(s.env or {})) for s in steps],
     )
-    step_mounts = tuple(
-        source_mount(m.dest, f"step{i}-mount{j}", m.spec, env)
-        for i, s in enumerate(steps)
-        for j, m in enumerate(s.mounts or ())
-    )
+    step_mounts = []
+    for i, s in enumerate(steps):
+        for j, m in enumerate(s.mounts or ()):
+            # All steps run in one op: a mount point is shared by steps that mount the same source there,
+            # and a collision when the sources differ (Dalec runs one op per step).
+            if table.claim(m.dest, ("build", "steps", i, "mounts", j, "dest"), f"the mount of step {i} mount {j}",
+                           f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
+                step_mounts.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
+    table.check()
     files = _scripts("build script", {"build.sh": script})
     network = llb.NetMode.SANDBOX if build.network_mode == "sandbox" else llb.NetMode.NONE
     exec_ = builder.run(
@@ -184,7 +180,7 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     return builder, exec_.output(BUILD_DIR)
 
 
-def _install_lines(ctx: BuildContext) -> list[str]:
+def _install_lines(ctx: BuildContext, distro: Distro) -> list[str]:
     """Shell lines that copy each artifact into the package root `$R` at Debian's locations.
 
     Every spec value is one quoted shell word (glob characters in artifact keys stay globs); the loader has
@@ -195,7 +191,11 @@ def _install_lines(ctx: BuildContext) -> list[str]:
         return out
     name = ctx.spec.name
 
-    def files(kind: str, entries, base: str, default_mode: int | None) -> None:
+    def install(mode: int | str | None, dest_dir: str, new_name: str, src: str) -> None:
+        token = mode if isinstance(mode, str) else (oct(mode)[2:] if mode else "-")
+        out.append(f"dalec_install {token} {squote(dest_dir)} {squote(_clean_name(new_name))} {glob_word(src)}")
+
+    def files(kind: str, entries, base: str, default_mode: int | str | None) -> None:
         for src, cfg in sorted((entries or {}).items()):
             sub = getattr(cfg, "subpath", "") or ""
             if kind == "manpages" and not sub:
@@ -203,21 +203,18 @@ def _install_lines(ctx: BuildContext) -> list[str]:
                 sub = f"man{ext[0]}" if ext[:1].isdigit() else ""
             dest_dir = _beneath(base.format(name=name), sub)
             mode = getattr(cfg, "permissions", None) or default_mode
-            out.append(
-                f"dalec_install {oct(mode)[2:] if mode else '-'} {squote(dest_dir)} "
-                f"{squote(_clean_name(cfg.name if cfg else ''))} {glob_word(src)}"
-            )
+            install(mode, dest_dir, (cfg.name if cfg else "") or "", src)
 
     for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
         files(kind, getattr(a, kind, None), deb.INSTALL_DIRS[kind], deb.DEFAULT_MODES[kind])
     files("data_dirs", a.data_dirs, deb.INSTALL_DIRS["data_dirs"], None)
+    files("opt", a.opt, deb.INSTALL_DIRS["opt"], "=")  # kept as built (dh_install copies with cp -a)
     files("config_files", a.config_files, deb.INSTALL_DIRS["config_files"], deb.DEFAULT_MODES["config_files"])
-    systemd = getattr(a, "systemd", None)
-    if systemd is not None:
-        files("systemd_units", systemd.units, deb.INSTALL_DIRS["systemd_units"], deb.DEFAULT_MODES["systemd_units"])
-        for src, cfg in sorted((systemd.dropins or {}).items()):
-            unit_dir = _beneath(deb.INSTALL_DIRS["systemd_units"], f"{cfg.unit}.d")
-            out.append(f"dalec_install 644 {squote(unit_dir)} {squote(_clean_name(cfg.name))} {glob_word(src)}")
+    if a.systemd is not None:
+        for src, unit in sorted(a.systemd.units.items()):
+            install(deb.DEFAULT_MODES["systemd"], distro.systemd_unit_dir, unit.name, src)
+        for src, dropin in sorted(a.systemd.dropins.items()):
+            install(deb.DEFAULT_MODES["systemd"], _beneath(deb.SYSTEMD_DROPIN_BASE, f"{dropin.unit}.d"), dropin.name, src)
     dirs = getattr(a, "create_directories", None)
     if dirs is not None:
         for base, entries in (("/etc", dirs.config), ("/var/lib", dirs.state)):
@@ -228,6 +225,15 @@ def _install_lines(ctx: BuildContext) -> list[str]:
         dest = squote(_beneath("/", link.dest))
         out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(link.source)} "$R"{dest}')
     return out
+
+
+def _maintainer_scripts(ctx: BuildContext) -> dict[str, str]:
+    """DEBIAN/ maintainer scripts: the systemd units' enable/start handling (as dh_installsystemd writes it)."""
+    systemd = ctx.spec.get_artifacts(ctx.target_key).systemd
+    if systemd is None:
+        return {}
+    units = {(cfg.name or posixpath.basename(src)): (cfg.enable, cfg.start) for src, cfg in systemd.units.items()}
+    return deb.systemd_maintainer_scripts(units)
 
 
 def _beneath(base: str, sub: str) -> str:
@@ -289,6 +295,15 @@ _INSTALL_FN = r"""dalec_install() {
 """
 
 
+def _install_fn(*, keep_modes: bool) -> str:
+    """The install helper; mode `=` (artifacts kept as built, e.g. /opt trees) only when a spec needs it."""
+    if not keep_modes:
+        return _INSTALL_FN
+    plain = '    elif [ "$mode" = "-" ]; then install -m 0644 -- "$src" "$dest"\n'
+    assert plain in _INSTALL_FN
+    return _INSTALL_FN.replace(plain, plain + '    elif [ "$mode" = "=" ]; then cp -p -- "$src" "$dest"\n')
+
+
 def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
     """`/deb`: build, install artifacts into a package root, write DEBIAN/control, `dpkg-deb --build`."""
     _check_package_fields(ctx)
@@ -304,31 +319,38 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
         description=spec.description or "",
         homepage=spec.website or "",
         fields={
-            "Depends": deb.relations(spec.get_runtime_deps(ctx.target_key), _deps_path(ctx, "runtime")),
-            "Recommends": deb.relations(spec.get_recommends(ctx.target_key), _deps_path(ctx, "recommends")),
-            "Conflicts": deb.relations(spec.get_conflicts(ctx.target_key), _override_path(ctx, "conflicts")),
-            "Provides": deb.relations(spec.get_provides(ctx.target_key), _override_path(ctx, "provides")),
-            "Replaces": deb.relations(spec.get_replaces(ctx.target_key), _override_path(ctx, "replaces")),
+            "Depends": deb.relations(spec.get_runtime_deps(ctx.target_key), spec.deps_path(ctx.target_key, "runtime")),
+            "Recommends": deb.relations(spec.get_recommends(ctx.target_key), spec.deps_path(ctx.target_key, "recommends")),
+            "Conflicts": deb.relations(spec.get_conflicts(ctx.target_key), spec.override_path(ctx.target_key, "conflicts")),
+            "Provides": deb.relations(spec.get_provides(ctx.target_key), spec.override_path(ctx.target_key, "provides")),
+            "Replaces": deb.relations(spec.get_replaces(ctx.target_key), spec.override_path(ctx.target_key, "replaces")),
         },
     )
     out_name = deb.deb_filename(spec.name, spec.version, spec.revision, arch)
+    maint = _maintainer_scripts(ctx)
+    changelog = deb.changelog(spec, version, distro.codename)
+    doc_dir = f'"$R"{squote(f"/usr/share/doc/{spec.name}")}'
     script = "\n".join(
         [
             "#!/bin/sh",
             "set -e",
             "R=/tmp/dalec/pkgroot",
             'rm -rf "$R" && mkdir -p "$R/DEBIAN"',
-            _INSTALL_FN,
+            _install_fn(keep_modes=bool(spec.get_artifacts(ctx.target_key).opt)),
             f"cd {BUILD_DIR}",
-            *_install_lines(ctx),
+            *_install_lines(ctx, distro),
             f'cp {SCRIPT_DIR}/control "$R/DEBIAN/control"',
+            *(f'install -m 0755 {SCRIPT_DIR}/{m} "$R/DEBIAN/{m}"' for m in sorted(maint)),
+            *([f"mkdir -p {doc_dir}", f"gzip -9n < {SCRIPT_DIR}/changelog > {doc_dir}/changelog.Debian.gz"]
+              if changelog else []),
             'if [ -d "$R/etc" ]; then (cd "$R" && find etc -type f | sort | sed "s|^|/|") > "$R/DEBIAN/conffiles"; fi',
             '[ -s "$R/DEBIAN/conffiles" ] || rm -f "$R/DEBIAN/conffiles"',
             f'dpkg-deb --root-owner-group --build "$R" {PKG_OUT_DIR}/{squote(out_name)}',
             "",
         ]
     )
-    files = _scripts("package: control and script", {"control": control, "package.sh": script})
+    files = _scripts("package: control and script", {"control": control, "package.sh": script, **maint,
+                                                       **({"changelog": changelog} if changelog else {})})
     return builder.run(
         [f"{SCRIPT_DIR}/package.sh"],
         network=llb.NetMode.NONE,
@@ -367,27 +389,37 @@ def _check_package_fields(ctx: BuildContext) -> None:
         if err:
             problems.append(((field,), f"{field}: {err}"))
     if problems:
-        raise SpecError([ctx.loaded.diagnostic(path, message) for path, message in problems])
+        raise CompileError.many(problems)
 
 
-def container_base_ref(ctx: BuildContext, distro: Distro) -> str:
-    image = ctx.spec.get_image(ctx.target_key)
-    bases = getattr(image, "bases", None) if image is not None else None
-    if bases:
-        return bases[0].rootfs.image.ref
-    return distro.image_ref
+def _container_base(ctx: BuildContext, distro: Distro) -> tuple[str, llb.State]:
+    """The image the package is installed into (the spec's single base, its `cmd` steps run, or the
+    distro's image) and its reference, whose config the output image starts from."""
+    bases = ctx.spec.get_image(ctx.target_key).bases
+    if len(bases) > 1:
+        raise CompileError("multiple image bases, expected only one", ctx.spec.image_path(ctx.target_key, "bases") + (1,))
+    if not bases:
+        return distro.image_ref, _base(distro.image_ref, ctx)
+    img = bases[0].rootfs.image
+    if img.cmd is None:
+        return img.ref, _base(img.ref, ctx)
+    st = image_state("image base", img, SourceEnv.for_build(ctx))
+    for k, v in _BASE_ENV:
+        st = st.with_env(k, v)
+    return img.ref, st
 
 
 def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
     """`/container`: the distro image with the package installed by apt (runtime deps resolved)."""
+    refuse_unsupported(ctx, "container")
     pkg = deb_package(ctx, distro)
-    ref = container_base_ref(ctx, distro)
+    ref, base = _container_base(ctx, distro)
     script = (
         "#!/bin/sh\nset -e\n" + _APT_PREP
         + f"apt-get install -y --no-install-recommends {PKG_IN_DIR}/*.deb\n"
     )
     files = _scripts("container: install script", {"install.sh": script})
-    st = _base(ref, ctx).run(
+    st = base.run(
         [f"{SCRIPT_DIR}/install.sh"],
         mounts=(
             llb.Mount.bind(PKG_IN_DIR, pkg, readonly=True),
@@ -401,8 +433,10 @@ def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
 
 
 def worker_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
+    refuse_unsupported(ctx, "worker")
     return TargetOutput(worker(ctx, distro))
 
 
 def deb_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
+    refuse_unsupported(ctx, "deb")
     return TargetOutput(deb_package(ctx, distro))

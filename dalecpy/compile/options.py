@@ -7,16 +7,20 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .. import llb
-from ..errors import UserError
+from ..errors import NotSupportedError, UserError
+from ..limits import MAX_NAMED_CONTEXTS
 from ..platforms import DEFAULT_PLATFORM, Platform
 from ..spec import LoadedSpec, Spec
 
-class CompileError(UserError, ValueError):
-    """A user error found while compiling; `path` locates it in the spec (None: not about one spec node)."""
 
-    def __init__(self, message: str, path: tuple | None = None) -> None:
-        super().__init__(message)
-        self.path = path
+class CompileError(UserError, ValueError):
+    """A user error found while compiling; `path` locates it in the spec (None: not about one spec node).
+    compile_spec turns the paths into FILE:LINE:COL positions, in one place."""
+
+
+class UnsupportedSetting(CompileError, NotSupportedError):
+    """A spec setting Dalec has that dalecpy cannot honour yet: refused with its position, never ignored.
+    Messages end in "is not supported yet" (or "are not supported yet")."""
 
 
 NO_CACHE_ALL = "*"
@@ -50,6 +54,13 @@ class CompileOptions:
     @property
     def target_platform(self) -> Platform:
         return self.platform or DEFAULT_PLATFORM
+
+    def check(self) -> None:
+        """Refuse options no build should need (their cost is ours to bound)."""
+        if len(self.named_contexts) > MAX_NAMED_CONTEXTS:
+            raise CompileError(
+                f"{len(self.named_contexts)} named contexts given; the limit is {MAX_NAMED_CONTEXTS}"
+            )
 
     def ignores_cache(self, phase: str) -> bool:
         return NO_CACHE_ALL in self.no_cache or phase in self.no_cache

@@ -8,7 +8,7 @@ from typing import Mapping
 
 from .. import llb
 from ..platforms import Platform
-from .options import CompileError
+from .options import UnsupportedSetting
 from .script import DEFAULT_PATH
 
 DEFAULT_CONTEXT = "context"
@@ -84,6 +84,7 @@ def source_state(name: str, src, env: SourceEnv) -> llb.State:
             auth_header_secret=auth.header if auth and auth.header else None,
             auth_token_secret=auth.token if auth and auth.token else None,
             mount_ssh_sock=auth.ssh if auth and auth.ssh else None,
+            checksum=g.checksum or None,
             custom_name=f"git {g.url}#{g.commit} (source {name})",
         )
         return _filter(st, name, src) if filtered else st
@@ -100,7 +101,7 @@ def source_state(name: str, src, env: SourceEnv) -> llb.State:
         return _inline(name, src)
     if src.image is not None:
         return _image(name, src, env)
-    raise CompileError(
+    raise UnsupportedSetting(
         f"source {name!r}: build sources (Dockerfile forwarding) are not supported yet",
         ("sources", name, "build"),
     )
@@ -150,7 +151,11 @@ def _inline(name: str, src) -> llb.State:
 
 
 def _image(name: str, src, env: SourceEnv) -> llb.State:
-    img = src.image
+    return _filter(image_state(name, src.image, env), name, src)
+
+
+def image_state(name: str, img, env: SourceEnv) -> llb.State:
+    """An image source's rootfs with its `cmd` steps run on it (for sources and for image bases)."""
     st = llb.image(img.ref, platform=env.platform).with_env("PATH", DEFAULT_PATH)
     cmd = img.cmd
     if cmd is not None:
@@ -168,7 +173,7 @@ def _image(name: str, src, env: SourceEnv) -> llb.State:
                 mounts=base_mounts,
                 custom_name=f"source {name}: {step.command}",
             ).root
-    return _filter(st, name, src)
+    return st
 
 
 def source_mount(dest: str, label: str, src, env: SourceEnv) -> llb.Mount:
@@ -188,7 +193,7 @@ def sources_tree(spec_sources: Mapping[str, object], env: SourceEnv) -> llb.Stat
         src = spec_sources[name]
         if src.generate:
             kinds = sorted({k for g in src.generate for k in ("gomod", "cargohome", "pip", "nodemod") if getattr(g, k)})
-            raise CompileError(
+            raise UnsupportedSetting(
                 f"source {name!r}: source generators are not supported yet ({', '.join(kinds)}); "
                 "vendor the dependencies or set build.network_mode: sandbox",
                 ("sources", name, "generate"),

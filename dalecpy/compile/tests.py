@@ -24,6 +24,7 @@ import json
 from .. import llb
 from ..spec.models import CheckOutput, FileCheckOutput, TestSpec
 from .debian import DISTROS, Distro, _scripts, install_deps
+from .mounts import MountTable
 from .options import NO_CACHE_TESTS, BuildContext, CompileError, TargetOutput
 from .script import SCRIPT_DIR, squote
 from .sources import SourceEnv, source_mount
@@ -75,9 +76,13 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
         base = install_deps(ctx, distro, base, deps, "test")
     env = SourceEnv.for_build(ctx)
     out_states = []
-    for i, t in enumerate(tests):
+    for i, (t, path) in enumerate(zip(tests, _test_paths(ctx))):
         name = t.name or f"test {i}"
         files = script_files(t, name)
+        table = MountTable({"/": "the container's root filesystem", SCRIPT_DIR: "dalecpy's generated test script"})
+        for j, m in enumerate(t.mounts or ()):
+            table.claim(m.dest, path + ("mounts", j, "dest"), f"mount {j}", f"test {name}: mount {j}: mount")
+        table.check()
         mounts = tuple(
             source_mount(m.dest, f"test{i}-mount{j}", m.spec, env)
             for j, m in enumerate(t.mounts or ())
@@ -91,6 +96,15 @@ def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.S
         ).root
         out_states.append((name, st))
     return out_states
+
+
+def _test_paths(ctx: BuildContext) -> list[tuple]:
+    """The spec path of each test get_tests returns: the root's tests, then the target's."""
+    target = ctx.spec.target(ctx.target_key)
+    paths = [("tests", i) for i in range(len(ctx.spec.tests))]
+    if target is not None:
+        paths += [("targets", ctx.target_key, "tests", i) for i in range(len(target.tests))]
+    return paths
 
 
 # ---------------------------------------------------------------------- the script
@@ -181,17 +195,30 @@ class _Script:
     def file_checks(self, path: str, check: FileCheckOutput, key: str) -> None:
         p = squote(path)
         label = f"file {path}"
+        # Metadata checks follow a symlink unless `no_follow` (then they look at the link itself), as Dalec's
+        # runner stats or lstats; content checks always follow it.
+        exists = f"[ -e {p} ] || [ -L {p} ]" if check.no_follow else f"[ -e {p} ]"
+        is_dir = f"[ -d {p} ] && [ ! -L {p} ]" if check.no_follow else f"[ -d {p} ]"
+        if check.link_target:
+            want = check.link_target
+            self.lines.append(
+                f"if [ ! -L {p} ]; then " + self.fail(f"{label}: is not a symbolic link, want link target {_q(want)}")
+                + f"; elif [ \"$(readlink -- {p})\" != {squote(want)} ]; then "
+                + self.fail(f"{label}: link target is ", shell_tail=f'"\\"$(readlink -- {p})\\""' + squote(f", want {_q(want)}"))
+                + "; fi"
+            )
         if check.not_exist:
-            self.lines.append(f"if [ -e {p} ] || [ -L {p} ]; then " + self.fail(f"{label}: exists, want it not to exist") + "; fi")
+            self.lines.append(f"if {exists}; then " + self.fail(f"{label}: exists, want it not to exist") + "; fi")
             return
-        self.lines.append(f"if [ ! -e {p} ]; then")
+        self.lines.append(f"if ! {{ {exists}; }}; then")
         self.lines.append("  " + self.fail(f"{label}: does not exist"))
         self.lines.append("else")
         if check.permissions is not None:
             # stat %a prints the mode in octal, special bits (setuid...) as a 4th digit. A wanted mode without
             # special bits is compared with the permission bits only, as Go's FileMode.Perm() is.
             want = check.permissions
-            self.lines.append(f"  a=$(stat -L -c %a -- {p}); a=$(printf '%04d' \"$a\")")
+            follow = "" if check.no_follow else "-L "
+            self.lines.append(f"  a=$(stat {follow}-c %a -- {p}); a=$(printf '%04d' \"$a\")")
             if want > 0o777:
                 got, exp = "${a#0}", oct(want)[2:]
             else:
@@ -201,10 +228,10 @@ class _Script:
                 + self.fail(f"{label}: permissions are 0", shell_tail=f'"{got}"' + squote(f", want 0{exp}"))
             )
         if check.is_dir:
-            self.lines.append(f"  [ -d {p} ] || " + self.fail(f"{label}: is not a directory"))
+            self.lines.append(f"  {{ {is_dir}; }} || " + self.fail(f"{label}: is not a directory"))
         has_content = any((check.equals, check.contains, check.matches, check.starts_with, check.ends_with, check.empty))
         if not check.is_dir:
-            self.lines.append(f"  if [ -d {p} ]; then " + self.fail(f"{label}: is a directory, want a file") + "; else")
+            self.lines.append(f"  if {is_dir}; then " + self.fail(f"{label}: is a directory, want a file") + "; else")
             if has_content:
                 self.checks(check, p, label, key, indent="    ")
             self.lines.append("  :; fi")

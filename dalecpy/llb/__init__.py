@@ -8,6 +8,7 @@ from dalecpy.platforms import Platform
 
 from . import ops_pb2
 from ._wire import digest_of
+from ._errors import LLBError
 from .dump import definition_to_dot, definition_to_json, go_json_line
 from .exec import ExecState, Mount
 from .fileop import ChownOpt, FileAction, copy, mkdir, mkfile, rm
@@ -20,6 +21,7 @@ __all__ = [
     "ChownOpt",
     "ExecState",
     "FileAction",
+    "LLBError",
     "MissingCapError",
     "Mount",
     "NetMode",

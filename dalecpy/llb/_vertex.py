@@ -27,13 +27,12 @@ class Encoded(NamedTuple):
     meta: OpMeta
 
 
-def input_index(inputs: list[tuple[str, int]], key: tuple[str, int]) -> int:
-    """The op's input number for (digest, output index): an input used twice is listed once, as in Go."""
-    try:
-        return inputs.index(key)
-    except ValueError:
-        inputs.append(key)
-        return len(inputs) - 1
+def input_index(inputs: dict[tuple[str, int], int], key: tuple[str, int]) -> int:
+    """The op's input number for (digest, output index): an input used twice is listed once, as in Go.
+
+    `inputs` maps each input to its number in insertion order (a dict, so an op with many inputs stays
+    linear to encode)."""
+    return inputs.setdefault(key, len(inputs))
 
 
 def op_meta(caps: set[str] | frozenset[str], custom_name: str | None, ignore_cache: bool) -> OpMeta:

@@ -18,6 +18,7 @@ from functools import lru_cache
 from dalecpy.platforms import Platform
 
 from . import ops_pb2 as pb
+from ._errors import LLBError
 
 # Field keys of pb.Op: inputs=1, exec=2, source=3, file=4 (length-delimited), platform=10, constraints=11.
 _TAG_INPUT = b"\x0a"
@@ -81,7 +82,7 @@ def _check_int(n: int, lo: int, hi: int) -> int:
     if isinstance(n, bool):
         raise TypeError(f"Expected an int, got a boolean: {n!r}")
     if not lo <= n < hi:  # TypeError for non-numbers, as protobuf
-        raise ValueError(f"Value out of range: {n}")
+        raise LLBError(f"value out of range: {n}")
     return _index(n)  # TypeError for floats, as protobuf
 
 

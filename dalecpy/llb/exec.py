@@ -9,8 +9,9 @@ from typing import Mapping, Sequence
 from dalecpy.platforms import DEFAULT_PLATFORM
 
 from . import _wire
+from ._errors import LLBError
 from ._vertex import MODE_DEFAULT_PATH_CAP, MODE_NO_DEFAULT_PATH_CAP, OpMeta, Vertex, input_index, op_meta
-from .state import CacheSharing, NetMode, State, _env_set
+from .state import CacheSharing, NetMode, State, _env_set, go_clean
 
 # system.DefaultPathEnv("linux"): what Go adds when the daemon lacks exec.meta.setsdefaultpath.
 DEFAULT_UNIX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -54,7 +55,7 @@ class Mount:
     def cache(cls, dest: str, id: str, sharing: CacheSharing = CacheSharing.SHARED) -> Mount:
         """A persistent cache directory shared across builds by id."""
         if not id:
-            raise ValueError("cache mount needs an id")
+            raise LLBError(f"cache mount at {dest} needs an id")
         return cls(dest, _Kind.CACHE, cache_id=id, sharing=CacheSharing(sharing))
 
     @classmethod
@@ -104,21 +105,26 @@ class ExecVertex(Vertex):
         # Go sorts the regular mounts by target; secret then ssh mounts are appended after.
         regular.sort(key=lambda m: m.dest)
         sshs = [m if m.dest else replace(m, dest=f"/run/buildkit/ssh_agent.{i}") for i, m in enumerate(sshs)]
-        dests = [m.dest for m in regular] + [m.dest for m in secrets] + [m.dest for m in sshs]
-        if len(set(dests)) != len(dests):
-            raise ValueError(f"duplicate mount destination in {dests}")
+        seen: set[str] = set()
+        for m in (*regular, *secrets, *sshs):
+            key = go_clean(m.dest)  # "/a", "/a/", "//a" and "/x/../a" are one mount point
+            if key in seen:
+                raise LLBError(f"duplicate mount destination {m.dest}")
+            seen.add(key)
         self.mounts = tuple(regular)
         self.secrets = tuple(secrets)
         self.sshs = tuple(sshs)
 
         walk: list[Vertex] = []
+        walked: set[Vertex] = set()  # vertices hash by identity; `in walk` would make many mounts quadratic
         outputs: dict[str, int] = {}
         caps = {"exec.meta.base"}
         out = 0
         for m in regular:
             src = m.source
             has_src = src is not None and src._vertex is not None
-            if has_src and src._vertex not in walk:
+            if has_src and src._vertex not in walked:
+                walked.add(src._vertex)
                 walk.append(src._vertex)
             if m.selector:
                 caps.add("exec.mount.selector")
@@ -162,7 +168,7 @@ class ExecVertex(Vertex):
         outputs = self._outputs
         # Inputs dedupe on (digest, index) like Go's proto.Equal, so equal-but-distinct
         # vertices share one input.
-        inputs: list[tuple[str, int]] = []
+        inputs: dict[tuple[str, int], int] = {}
         mounts = []
         for m in self.mounts:
             # Mount: input=1 selector=2 dest=3 output=4 readonly=5 mountType=6 TmpfsOpt=19 cacheOpt=20
@@ -260,7 +266,7 @@ class ExecState:
                 if m.kind is _Kind.BIND and m.readonly:
                     return m.source  # type: ignore[return-value]
                 if m.kind is not _Kind.BIND:
-                    raise ValueError(f"{m.kind.value} mount at {dest} has no output")
+                    raise LLBError(f"{m.kind.value} mount at {dest} has no output")
                 src = m.source if m.source is not None else State()
                 return src._with_output(v, v._outputs[dest])
         raise KeyError(f"no mount at {dest}")
@@ -269,13 +275,13 @@ class ExecState:
 def new_exec(base: State, args, mounts, env: Mapping[str, str] | None, cwd, user, network,
              custom_name, ignore_cache) -> ExecState:
     if isinstance(args, str) or not args:
-        raise ValueError("run needs a non-empty sequence of arguments")
+        raise LLBError("run needs a non-empty sequence of arguments")
     full_env = base.env
     for k, v in (env or {}).items():
         full_env = _env_set(full_env, k, v)
     run_cwd = base.cwd if cwd is None else base.with_cwd(cwd).cwd
     if not run_cwd:
-        raise ValueError("working directory is required")
+        raise LLBError("working directory is required")
     net = base.network if network is None else NetMode(network)
     vertex = ExecVertex(base, args, full_env, run_cwd, base.user if user is None else user, net,
                         mounts, custom_name, ignore_cache)

@@ -180,8 +180,10 @@ class FileVertex(Vertex):
                 caps.add("file.copy.includeexcludepatterns")
         # Go's Inputs() (walk order): the base, then copy sources from the last action back.
         walk: list[Vertex] = []
+        walked: set[Vertex] = set()
         for st in [base] + [a._args["state"] for a in reversed(chain) if a._kind == "copy"]:
-            if st._vertex is not None and st._vertex not in walk:
+            if st._vertex is not None and st._vertex not in walked:
+                walked.add(st._vertex)
                 walk.append(st._vertex)
         self._walk = tuple(walk)
         self._caps = caps
@@ -195,12 +197,12 @@ class FileVertex(Vertex):
         V = _wire._varint
         # Inputs dedupe on (digest, index) like Go's proto.Equal; indices then follow from them.
         # Go (marshalState.add): each action registers the base state, then its copy source.
-        inputs: list[tuple[str, int]] = []
+        inputs: dict[tuple[str, int], int] = {}
         base = self.base
         if base._vertex is None:
             b = -1
         else:
-            inputs.append((base._vertex._enc[mode].digest, base._index))
+            inputs[(base._vertex._enc[mode].digest, base._index)] = 0
             b = 0
         seconds = []
         for a in self.actions:

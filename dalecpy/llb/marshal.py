@@ -13,10 +13,10 @@ from ._vertex import (
     Vertex,
 )
 from .state import State
-from ..errors import UserError
+from ._errors import LLBError
 
 
-class MissingCapError(UserError):
+class MissingCapError(LLBError):
     """The graph needs an LLB capability the target daemon did not report."""
 
     def __init__(self, cap: str, needed_by: str) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Sequence
 
 from dalecpy.platforms import DEFAULT_PLATFORM, Platform
 
 from . import _wire
+from ._errors import LLBError
 from . import ops_pb2 as pb
-from ._reference import normalize_image_ref
+from .. import refs
 from ._vertex import OpMeta, Vertex, op_meta
 from .state import State, go_join
 
@@ -66,14 +66,16 @@ def image(
     attrs: dict[str, str] = {}
     caps = {"source.image"}
     if resolve_mode is not None and resolve_mode not in _RESOLVE_MODES:
-        raise ValueError(f"invalid resolve_mode {resolve_mode!r}: expected one of {_RESOLVE_MODES}")
+        raise LLBError(f"invalid resolve_mode {resolve_mode!r}: expected one of {_RESOLVE_MODES}")
     if resolve_mode and resolve_mode != "default":  # Go omits the attr for the default mode
         attrs["image.resolvemode"] = resolve_mode
         if resolve_mode == "pull":
             caps.add("source.image.resolvemode")
-    v = SourceVertex(
-        "docker-image://" + normalize_image_ref(ref), attrs, plat or DEFAULT_PLATFORM, caps, custom_name
-    )
+    try:
+        name = refs.normalize_image_ref(ref)
+    except refs.RefError as exc:
+        raise LLBError(str(exc)) from None
+    v = SourceVertex("docker-image://" + name, attrs, plat or DEFAULT_PLATFORM, caps, custom_name)
     return State(v, 0, platform=plat)
 
 
@@ -123,26 +125,6 @@ def local(
     return State(SourceVertex("local://" + name, attrs, None, caps, custom_name), 0)
 
 
-# gitutil.ParseURL: scheme URLs and scp-like "user@host:path".
-_URL_RE = re.compile(r"^(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:(?P<user>[^@/]*)@)?(?P<host>[^/?#]*)(?P<path>[^?#]*)")
-_SCP_RE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^@/:]+):(?P<path>.*)$")
-_GIT_SCHEMES = ("http", "https", "ssh", "git", "file")
-
-
-def _parse_git_url(url: str) -> tuple[str, str, str, str]:
-    """Return (scheme, host, path, remote) like gitutil.ParseURL, adding https:// when no scheme."""
-    m = _URL_RE.match(url)
-    if m:
-        scheme = m["scheme"].lower()
-        if scheme not in _GIT_SCHEMES:
-            raise ValueError(f"unsupported git URL scheme in {url!r}")
-        return scheme, m["host"], m["path"], url.split("#", 1)[0]
-    m = _SCP_RE.match(url)
-    if m and m["user"]:
-        return "ssh", m["host"], m["path"], url
-    return _parse_git_url("https://" + url)
-
-
 def git(
     url: str,
     ref: str = "",
@@ -164,7 +146,10 @@ def git(
     runs ssh-keyscan when no known_ssh_hosts are given; we never touch the network here, so pass
     known_ssh_hosts if you need host key pinning.
     """
-    scheme, host, path, remote = _parse_git_url(url)
+    try:
+        scheme, host, path, remote = refs.parse_git_url(url)
+    except refs.RefError as exc:
+        raise LLBError(str(exc)) from None
     subdir = go_join("/", subdir).lstrip("/") if subdir else ""
     ident = host + go_join("/", path)
     if ref or subdir:

@@ -17,7 +17,7 @@ from . import args as _args
 from .errors import MAX_DIAGNOSTICS, Diagnostic, SpecError
 from .models import ArtifactBuild, Source, SourceMount, TestSpec
 from .spec import Spec
-from .validate import fill_defaults, validate_network_mode, validate_spec
+from .validate import fill_defaults, validate_network_mode, validate_refs, validate_spec
 from .yamlsrc import MAX_SPEC_BYTES, SourceMap, YFloat, YInt, parse_yaml
 
 _FIELD_TO_ALIAS: dict[str, str] = {}
@@ -234,6 +234,8 @@ class LoadedSpec:
         err = validate_network_mode(spec.build.network_mode)
         if err and not any(p[:2] == ("build", "network_mode") for p, _ in ex.errors):
             diags.append(self.diagnostic(("build", "network_mode"), "build: " + err))
+        if not ex.errors:
+            diags.extend(self.diagnostic(p.path, p.message) for p in validate_refs(spec, resolved=True))
         if "SOURCE_DATE_EPOCH" in env and "SOURCE_DATE_EPOCH" not in spec.build.env:
             spec.build.env["SOURCE_DATE_EPOCH"] = env["SOURCE_DATE_EPOCH"]
         if diags:
@@ -286,6 +288,7 @@ def _sub_source(src: Source, p: tuple, ex: _args.Expander) -> None:
     if src.git is not None:
         src.git.url = ex.expand(src.git.url, p + ("git", "url"))
         src.git.commit = ex.expand(src.git.commit, p + ("git", "commit"))
+        src.git.checksum = ex.expand(src.git.checksum, p + ("git", "checksum"))
     if src.http is not None:
         src.http.url = ex.expand(src.http.url, p + ("http", "url"))
     if src.image is not None:
@@ -343,7 +346,7 @@ def _sub_tests(tests: list[TestSpec], p: tuple, ex: _args.Expander) -> None:
 def _sub_deps(deps, p: tuple, ex: _args.Expander) -> None:
     if deps is None:
         return
-    for kind in ("build", "runtime", "recommends", "test", "sysext"):
+    for kind in ("build", "runtime"):  # as Dalec: recommends, test and sysext versions are left as written
         for versions, vp in _args.iter_versions(getattr(deps, kind), p + (kind,)):
             ex.list(versions, vp)
     for i, repo in enumerate(deps.extra_repos):

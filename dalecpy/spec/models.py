@@ -150,6 +150,7 @@ class GitAuth(DalecModel):
 class SourceGit(DalecModel):
     url: Str = ""
     commit: Str = ""
+    checksum: Str = ""  # the commit the ref must resolve to (BuildKit's git.checksum)
     keep_git_dir: bool = Field(False, alias="keepGitDir")
     auth: GitAuth = Field(default_factory=GitAuth)
 
@@ -237,9 +238,29 @@ class GomodGitAuth(DalecModel):
     ssh: Optional[GomodGitAuthSSH] = None
 
 
+def _gomod_replace(v: Any) -> Any:
+    """Dalec's shorthand `"old => new"` for a replace directive; without ` => ` the new side is empty, which
+    the validator reports."""
+    if isinstance(v, str):
+        old, _, new = v.partition(" => ")
+        return {"old": old.strip(), "new": new.strip()}
+    return v
+
+
+class GomodReplace(DalecModel):
+    old: Str = ""
+    new: Str = ""
+
+
+class GomodEdits(DalecModel):
+    replace: list[Annotated[GomodReplace, _Before(_gomod_replace)]] = Field(default_factory=list)
+    drop: StrList = Field(default_factory=list)
+
+
 class GeneratorGomod(DalecModel):
     paths: StrList = Field(default_factory=list)
     auth: dict[str, GomodGitAuth] = Field(default_factory=dict)
+    edits: Optional[GomodEdits] = None
 
 
 class GeneratorCargohome(DalecModel):
@@ -255,6 +276,7 @@ class GeneratorPip(DalecModel):
 
 class GeneratorNodeMod(DalecModel):
     paths: StrList = Field(default_factory=list)
+    registry: Str = ""
 
 
 class SourceGenerator(DalecModel):
@@ -370,12 +392,20 @@ class ArtifactBuild(DalecModel):
 # -------------------------------------------------------------------- artifacts
 
 
+class ArtifactCapability(DalecModel):
+    name: Str = ""
+    effective: bool = False
+    permitted: bool = False
+    inheritable: bool = False
+
+
 class ArtifactConfig(DalecModel):
     subpath: Str = ""
     name: Str = ""
     permissions: Optional[Perm] = None
     user: Str = ""
     group: Str = ""
+    linux_capabilities: list[ArtifactCapability] = Field(default_factory=list)
 
 
 def _null_values_to_empty(v: Any) -> Any:
@@ -434,6 +464,7 @@ class AddUserConfig(DalecModel):
 class Artifacts(DalecModel):
     binaries: ArtifactMap = Field(default_factory=dict)
     libexec: ArtifactMap = Field(default_factory=dict)
+    opt: ArtifactMap = Field(default_factory=dict)
     manpages: ArtifactMap = Field(default_factory=dict)
     data_dirs: ArtifactMap = Field(default_factory=dict)
     config_files: ArtifactMap = Field(default_factory=dict, alias="configFiles")
@@ -538,6 +569,8 @@ class FileCheckOutput(CheckOutput):
     permissions: Optional[Perm] = None
     is_dir: bool = False
     not_exist: bool = False
+    no_follow: bool = False  # metadata checks look at a symlink itself, not at its target
+    link_target: Str = ""  # the symlink's target as readlink prints it
 
 
 class TestStep(DalecModel):

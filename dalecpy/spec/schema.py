@@ -37,6 +37,9 @@ def _schema() -> dict[str, Any]:
     if cache_dir:
         cache_dir["properties"]["sharing"]["enum"] = ["", "shared", "private", "locked"]
         cache_dir["required"] = ["dest"]
+    edits = defs.get("GomodEdits", {}).get("properties", {}).get("replace")
+    if edits:  # Dalec's shorthand "old => new"
+        edits["items"] = {"anyOf": [edits["items"], {"type": "string", "pattern": " => "}]}
     if "CacheConfig" in defs:
         defs["CacheConfig"]["minProperties"] = defs["CacheConfig"]["maxProperties"] = 1
     return schema

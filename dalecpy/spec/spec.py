@@ -119,7 +119,7 @@ class Spec(SpecModel):
             v = getattr(ti, f)
             if v:
                 setattr(base, f, v)
-        if ti.bases:
+        if "bases" in ti.model_fields_set:  # Dalec checks nil, not length: `bases: []` clears the root's
             base.bases = [b.model_copy(deep=True) for b in ti.bases]
         base.env = list(base.env) + list(ti.env)
         base.labels = {**base.labels, **ti.labels}
@@ -127,6 +127,26 @@ class Spec(SpecModel):
         if ti.post is not None:
             base.post = ti.post.model_copy(deep=True)
         return base
+
+    def override_path(self, target_key: str | None, field: str) -> tuple:
+        """Spec path of a per-target setting (artifacts, package_config, provides...): the target's when it has
+        its own (which replaces the root's), else the root's."""
+        t = self.target(target_key)
+        return ("targets", target_key, field) if t is not None and getattr(t, field) is not None else (field,)
+
+    def deps_path(self, target_key: str | None, kind: str) -> tuple:
+        """Spec path of a merged dependency list: the target's when non-empty (Dalec's merge rule), else the root's."""
+        t = self.target(target_key)
+        if t is not None and t.dependencies is not None and getattr(t.dependencies, kind):
+            return ("targets", target_key, "dependencies", kind)
+        return ("dependencies", kind)
+
+    def image_path(self, target_key: str | None, field: str) -> tuple:
+        """Spec path of a merged image field: the target's when it sets the field, else the root's."""
+        t = self.target(target_key)
+        if t is not None and t.image is not None and field in t.image.model_fields_set:
+            return ("targets", target_key, "image", field)
+        return ("image", field)
 
     def get_tests(self, target_key: str | None) -> list[TestSpec]:
         t = self.target(target_key)

@@ -12,11 +12,16 @@ One deliberate choice: an empty cache ``dir.dest`` reports only
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from typing import Mapping, NamedTuple
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel
+
+from .. import refs
+from ..limits import MAX_BUILD_STEPS, MAX_STEP_MOUNTS, MAX_TESTS
 from .models import (
     Artifacts,
     CacheConfig,
@@ -50,9 +55,11 @@ def _is_root(p: str) -> bool:
 
 
 def _clean_path(p: str) -> str:
-    import posixpath
-
-    return posixpath.normpath(p) if p else p
+    """Go's path.Clean: `//a` is `/a` too (posixpath.normpath keeps a leading `//`)."""
+    if not p:
+        return p
+    out = posixpath.normpath(p)
+    return "/" + out.lstrip("/") if out.startswith("//") else out
 
 
 def _path_has_prefix(s: str, prefix: str) -> bool:
@@ -117,6 +124,14 @@ def validate_source(src: Source, path: Path, wrap: str, out: list[Problem]) -> N
             out.append(
                 Problem(path + ("generate", i), f"{wrap}source generator {i}: more than one generator type specified")
             )
+        if g.gomod is not None and g.gomod.edits is not None:
+            for j, r in enumerate(g.gomod.edits.replace):
+                if not r.old or not r.new:
+                    out.append(Problem(
+                        path + ("generate", i, "gomod", "edits", "replace", j),
+                        f"{wrap}source generator {i}: gomod generator: gomod edits: replace[{j}]: "
+                        "invalid gomod replace, old and new must be non-empty (a string must read 'old => new')",
+                    ))
     variants = src.variants()
     if not variants:
         out.append(Problem(path, f"{wrap}no non-nil source variant"))
@@ -228,6 +243,9 @@ def _digest_error(d: str) -> str | None:
 
 
 def _validate_mounts(mounts: list[SourceMount], path: Path, wrap: str, out: list[Problem], root: str | None = None) -> None:
+    if len(mounts) > MAX_STEP_MOUNTS:
+        out.append(Problem(path + (MAX_STEP_MOUNTS,), f"{wrap}more than {MAX_STEP_MOUNTS} mounts (the limit)"))
+        return
     seen: set[str] = set()
     for i, m in enumerate(mounts):
         mpath = path + (i,)
@@ -245,6 +263,54 @@ def _validate_mounts(mounts: list[SourceMount], path: Path, wrap: str, out: list
                 out.append(Problem(mpath + ("dest",), f"{wrap}mount {i}: duplicate mount destination: {m.dest}"))
             seen.add(key)
         validate_source(m.spec, mpath + ("spec",), f"{wrap}mount {i}: ", out)
+
+
+# ---------------------------------------------------------- refs and URLs
+
+
+def _walk_sources(obj, path: Path):
+    """Every Source in the spec tree with its YAML path (sources, mounts, bases, extra repos, build
+    sources' contexts): a source kind added later is checked without listing it here."""
+    if isinstance(obj, Source):
+        yield path, obj
+    if isinstance(obj, BaseModel):
+        for name, f in type(obj).model_fields.items():
+            value = getattr(obj, name)
+            if value is not None and not isinstance(value, (str, int, bool)):
+                yield from _walk_sources(value, path + (f.alias or name,))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (BaseModel, dict, list)):
+                yield from _walk_sources(v, path + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            if isinstance(v, (BaseModel, dict, list)):
+                yield from _walk_sources(v, path + (i,))
+
+
+def validate_refs(spec, *, resolved: bool) -> list[Problem]:
+    """Image references and git URLs that BuildKit would reject, positioned. Before build-arg
+    substitution (`resolved` False) a value with a `$` is left for the check after it."""
+    out: list[Problem] = []
+
+    def check(value: str, path: Path, parse, what: str) -> None:
+        if not value or (not resolved and "$" in value):
+            return
+        try:
+            parse(value)
+        except refs.RefError as exc:
+            out.append(Problem(path, f"{what}: {exc}"))
+
+    for path, src in _walk_sources(spec, ()):
+        if src.image is not None:
+            check(src.image.ref, path + ("image", "ref"), refs.normalize_image_ref, "invalid image reference")
+        if src.git is not None:
+            check(src.git.url, path + ("git", "url"), refs.parse_git_url, "invalid git URL")
+    images = [(("image",), spec.image)] + [(("targets", k, "image"), t.image) for k, t in spec.targets.items()]
+    for path, img in images:
+        if img is not None:
+            check(img.base, path + ("base",), refs.normalize_image_ref, "invalid image reference")
+    return out
 
 
 # ------------------------------------------------------------------- build
@@ -289,6 +355,9 @@ def validate_build(spec, out: list[Problem], *, check_network: bool = True) -> N
     bp: Path = ("build",)
     if not b.steps and (b.caches or b.env or b.network_mode):
         out.append(Problem(bp, "build: artifact build must have at least one step"))
+    if len(b.steps) > MAX_BUILD_STEPS:
+        out.append(Problem(bp + ("steps", MAX_BUILD_STEPS), f"build: more than {MAX_BUILD_STEPS} steps (the limit)"))
+        return
     _validate_env(b.env, bp + ("env",), "build: env: ", out)
     for i, step in enumerate(b.steps):
         if not step.command:
@@ -330,21 +399,28 @@ def validate_image(img: ImageConfig | None, path: Path, wrap: str, out: list[Pro
             out.append(Problem(path + ("env", i), wrap + err))
     for i, b in enumerate(img.bases):
         rp = path + ("bases", i, "rootfs")
-        vs = b.rootfs.variants()
-        if vs != ["image"]:
-            out.append(Problem(rp, f"{wrap}rootfs currently only supports image source types"))
-        elif not b.rootfs.image.ref:
-            out.append(Problem(rp + ("image",), f"{wrap}rootfs: docker image source must have a ref"))
+        if b.rootfs.image is None:
+            out.append(Problem(rp, f"{wrap}bases[{i}]: rootfs currently only supports image source types"))
+            continue
+        problems: list[Problem] = []
+        validate_source(b.rootfs, rp, f"{wrap}bases[{i}]: rootfs: ", problems)
+        # A base's rootfs has no path (Dalec ignores that one error for bases).
+        out.extend(p for p in problems if not p.message.endswith("docker image source path cannot be empty"))
     if img.post is not None:
         seen: set[str] = set()
         for old, tgt in img.post.symlinks.items():
             sp = path + ("post", "symlinks", old)
+            if not old:
+                out.append(Problem(sp, f"{wrap}postinstall: symlink source is empty", True))
             if bool(tgt.path) == bool(tgt.paths):
                 out.append(
                     Problem(sp, f"{wrap}symlink {old}: 'path' and 'paths' fields are mutually exclusive, and at least one is required")
                 )
                 continue
-            for np in [tgt.path] if tgt.path else tgt.paths:
+            for j, np in enumerate([tgt.path] if tgt.path else tgt.paths):
+                if not np:
+                    out.append(Problem(sp + ("paths", j), f"{wrap}postinstall: symlink newpath should not be empty"))
+                    continue
                 if np in seen:
                     out.append(Problem(sp, f"{wrap}symlink 'newpaths' must be unique: {np}"))
                 seen.add(np)
@@ -353,7 +429,11 @@ def validate_image(img: ImageConfig | None, path: Path, wrap: str, out: list[Pro
 # ------------------------------------------------------------------- tests
 
 
-def validate_tests(tests: list[TestSpec], path: Path, wrap: str, out: list[Problem]) -> None:
+def validate_tests(tests: list[TestSpec], path: Path, wrap: str, out: list[Problem], before: int = 0) -> None:
+    """`before`: how many tests run ahead of these in one target (the root's, for a target's tests)."""
+    if before + len(tests) > MAX_TESTS:
+        out.append(Problem(path + (max(MAX_TESTS - before, 0),), f"{wrap}more than {MAX_TESTS} tests (the limit)"))
+        return
     for i, t in enumerate(tests):
         tp = path + (i,)
         name = t.name or f"test {i}"
@@ -383,17 +463,29 @@ def _validate_deps(deps, path: Path, wrap: str, out: list[Problem]) -> None:
 
 # --------------------------------------------------------------- artifacts
 
-_ARTIFACT_MAPS = ("binaries", "libexec", "manpages", "data_dirs", "config_files", "docs", "licenses", "libs", "headers")
+_ARTIFACT_MAPS = ("binaries", "libexec", "opt", "manpages", "data_dirs", "config_files", "docs", "licenses", "libs",
+                  "headers")
+_CAPABLE = ("binaries", "libs", "libexec", "opt")  # Dalec: file capabilities only on executables
 
 
 def validate_artifacts(a: Artifacts | None, path: Path, wrap: str, out: list[Problem]) -> None:
-    """Every path an artifact is installed to stays beneath its install directory (and the package root)."""
+    """Every path an artifact is installed to stays beneath its install directory (and the package root), and
+    file capabilities only on executable kinds (Dalec's Artifacts.validate)."""
     if a is None:
         return
     for kind in _ARTIFACT_MAPS:
         field = Artifacts.model_fields[kind]
         key = field.alias or kind
         _validate_artifact_map(getattr(a, kind), path + (key,), f"{wrap}{key} ", out)
+        if kind in _CAPABLE:
+            continue
+        for name, cfg in getattr(a, kind).items():
+            if cfg.linux_capabilities:
+                out.append(Problem(
+                    path + (key, name, "linux_capabilities"),
+                    f"{wrap}capabilities can only be set on executable files ({', '.join(_CAPABLE)}); "
+                    f"cannot set capabilities on {key} '{name}'",
+                ))
     if a.systemd is not None:
         sp = path + ("systemd",)
         for kind, entries in (("unit", a.systemd.units), ("dropin", a.systemd.dropins)):
@@ -481,10 +573,12 @@ def validate_spec(spec) -> list[Problem]:
         wrap = f"target {key}: "
         _validate_deps(t.dependencies, tp + ("dependencies",), wrap + "dependencies: ", out)
         validate_image(t.image, tp + ("image",), wrap + "image: ", out)
-        validate_tests(t.tests, tp + ("tests",), wrap, out)
+        validate_tests(t.tests, tp + ("tests",), wrap, out, before=min(len(spec.tests), MAX_TESTS))
         validate_artifacts(t.artifacts, tp + ("artifacts",), wrap + "artifacts: ", out)
 
     validate_build(spec, out)
+
+    out.extend(validate_refs(spec, resolved=False))
 
     for i, c in enumerate(spec.changelog):
         if not _DATE_RE.match(c.date) or not _valid_date(c.date):

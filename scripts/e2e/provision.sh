@@ -9,6 +9,8 @@
 #       --refresh   re-read sid's package lists and re-download the .debs (default: reuse the cache)
 #       --buildctl  also build buildctl from sid's Go source packages and serve the engine's embedded
 #                   BuildKit on /run/dalecpy-e2e/buildkit.sock (BUILDKIT_HOST in engine.env); works for a too
+#   scripts/e2e/provision.sh c [--restart]
+#       engine C: standalone buildkitd beside A or B (scripts/e2e/engine-c.sh start; env in engine-c.env)
 #
 # Idempotent; run as root. Stops the other engine first (only one dockerd can own docker0), waits for
 # `docker info`, and writes $E2E_RUN/engine.env (default /run/dalecpy-e2e/engine.env) to source:
@@ -18,10 +20,11 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 ENGINE=${1:-}
 [ $# -gt 0 ] && shift
+[ "$ENGINE" = c ] && exec "$HERE/engine-c.sh" start "$@"
 RESTART=0 REFRESH=0 WANT_BUILDCTL=0
 for arg in "$@"; do
     case $arg in
@@ -39,17 +42,6 @@ T0=$(date +%s)
 mkdir -p "$E2E_CACHE" "$E2E_OPT" "$E2E_RUN" "$E2E_LOG"
 
 # --- 1. bookworm packages ------------------------------------------------------------------------
-apt_ensure() {  # apt_ensure PKG...: install what is missing, `apt-get update` only when needed
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && { log "bookworm packages present: $*"; return 0; }
-    log "installing from bookworm: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-
 # On a machine booted with systemd, the docker.io package starts its own docker.service: stop it so the
 # engines below are the only dockerd (they use pid files, not systemd).
 stop_systemd_docker() {
@@ -72,25 +64,7 @@ else
 fi
 stop_systemd_docker
 
-# --- 1b. arm64 emulation: qemu-aarch64 in binfmt_misc with the F (fix-binary) flag -----------------
-# F makes the kernel open the interpreter when it is registered, so it runs inside containers and chroots
-# that do not have /usr/libexec/qemu-binfmt. Host-wide (the kernel's table): both engines see it. Debian's
-# qemu-user-static ships the line (flags OPF) in /usr/lib/binfmt.d; without systemd-binfmt nobody loads it.
-ensure_binfmt() {
-    local bm=/proc/sys/fs/binfmt_misc conf=/usr/lib/binfmt.d/qemu-aarch64.conf entry
-    entry=$bm/qemu-aarch64
-    if [ ! -e "$bm/register" ]; then
-        mount -t binfmt_misc binfmt_misc "$bm" || { log "WARNING: cannot mount binfmt_misc: no arm64 emulation"; return 0; }
-    fi
-    [ -r "$conf" ] || { log "WARNING: $conf missing (qemu-user-static): no arm64 emulation"; return 0; }
-    if [ -e "$entry" ] && grep -q '^enabled' "$entry" && grep -q '^flags:.*F' "$entry"; then
-        log "binfmt_misc: qemu-aarch64 registered ($(sed -n 's/^flags: //p' "$entry"))"
-        return 0
-    fi
-    [ -e "$entry" ] && echo -1 >"$entry"     # registered without F (or disabled): replace it
-    grep -v '^#' "$conf" | grep . >"$bm/register" || { log "WARNING: registering qemu-aarch64 failed"; return 0; }
-    log "binfmt_misc: registered qemu-aarch64 ($(sed -n 's/^flags: //p' "$entry"), $(sed -n 's/^interpreter //p' "$entry"))"
-}
+# --- 1b. arm64 emulation (lib.sh) -------------------------------------------------------------
 ensure_binfmt
 
 # --- 2. engine B: sid packages, downloaded once into the cache ----------------------------------

@@ -339,3 +339,40 @@ def test_script_is_posix_sh():
         proc = subprocess.run(["/bin/sh", "-n"], input=script, text=True, capture_output=True)
         assert proc.returncode == 0, proc.stderr
 
+
+
+def test_symlink_checks_no_follow_and_link_target(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("data\n")
+    target.chmod(0o600)
+    (tmp_path / "l").symlink_to(target)
+    (tmp_path / "dangling").symlink_to(tmp_path / "missing")
+    (tmp_path / "dirlink").symlink_to(tmp_path)
+    p = str(tmp_path)
+    passing = {
+        "name": "links",
+        "files": {
+            f"{p}/l": {"link_target": str(target), "permissions": 0o600, "contains": ["data"]},  # follows for metadata
+            f"{p}/dangling": {"not_exist": True, "link_target": f"{p}/missing"},  # a dangling link does not exist...
+            f"{p}/dirlink": {"no_follow": True, "permissions": 0o777},  # ...the link itself, with no_follow
+        },
+    }
+    assert run_test(tmp_path, passing) == (0, [])
+    failing = {
+        "name": "links",
+        "files": {
+            f"{p}/l": {"link_target": "/elsewhere", "no_follow": True, "permissions": 0o600},
+            f"{p}/target": {"link_target": "/x"},
+            f"{p}/dangling": {"not_exist": True, "no_follow": True},
+            f"{p}/dirlink": {"no_follow": True, "is_dir": True},
+        },
+    }
+    rc, lines = run_test(tmp_path, failing)
+    assert rc == 1
+    assert lines == [
+        f'test "links": file {p}/dangling: exists, want it not to exist',
+        f'test "links": file {p}/dirlink: is not a directory',
+        f'test "links": file {p}/l: link target is "{target}", want "/elsewhere"',
+        f'test "links": file {p}/l: permissions are 0777, want 0600',
+        f'test "links": file {p}/target: is not a symbolic link, want link target "/x"',
+    ]

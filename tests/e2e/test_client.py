@@ -5,7 +5,6 @@ Skips with the reason when no engine answers (see conftest.engine).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -77,18 +76,15 @@ def test_missing_socket_is_optional(engine, tmp_path):
 
 def test_docker_image_with_config(engine, tmp_path):
     tag = "dalecpy-client-e2e:hello"
-    # dockerd itself (not BUILDKIT_HOST's proxy to its BuildKit API): only dockerd loads images into its store
-    proc = _build(engine, "specs/hello.yml", "--target", "bookworm/container", "-o", f"type=docker,name={tag}",
-                  "--addr", "docker://")
+    proc = _build(engine, "specs/hello.yml", "--target", "bookworm/container", *engine.image_output(tag))
     assert "Test greets" in proc.stderr  # the spec's tests ran (in progress output)
-    inspect = engine.run([engine.cli, "image", "inspect", "--format", "{{json .Config}}", tag], check=True)
-    cfg = json.loads(inspect.stdout)
+    cfg = engine.image_config(tag)["Config"]
     assert cfg["Entrypoint"] == ["/usr/bin/dalec-hello"]
     assert cfg["Cmd"] == ["world"]
     assert "DALEC_EXAMPLE=hello" in cfg["Env"]
     assert cfg["Labels"]["org.opencontainers.image.title"] == "dalec-hello"
-    run = engine.run([engine.cli, "run", "--rm", tag, "tester"], check=True)
-    assert run.stdout == "Hello from dalecpy, tester!\n"
+    run = engine.run_container(tag, ["tester"])
+    assert (run.returncode, run.stdout) == (0, "Hello from dalecpy, tester!\n"), run.stderr[-3000:]
 
 
 def test_failing_spec_test_fails_the_build_naming_the_test(engine, tmp_path):

@@ -1,7 +1,7 @@
-"""`dalecpy build -o type=oci,dest=FILE` and `-o type=docker,dest=FILE`: image tarballs from dockerd's BuildKit.
+"""`dalecpy build -o type=oci,dest=FILE` and `-o type=docker,dest=FILE`: image tarballs from BuildKit.
 
 dockerd has the oci/docker tarball exporters only with the containerd image store (engine b in scripts/e2e);
-elsewhere the client's error says so.
+elsewhere the client's error says so. Standalone buildkitd (engine c) always has them.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _assert_hello_config(cfg: dict) -> None:
 
 def _need_tarball_exporters(engine, image_store, tmp_path, typ: str) -> None:
     """Skip where dockerd has no tarball exporters, after checking that the client says so clearly."""
-    if image_store == "containerd":
+    if image_store != "classic":
         return
     proc = _build(engine, "-o", f"type={typ},dest={tmp_path / 'x.tar'}")
     assert proc.returncode != 0
@@ -99,6 +99,8 @@ def test_docker_tarball_has_the_spec_config_and_loads(engine, image_store, tmp_p
     _assert_hello_config(cfg)
     assert all(layer in names for layer in entry["Layers"]), entry
     assert len(entry["Layers"]) == len(cfg["rootfs"]["diff_ids"])
+    if not engine.has_docker:
+        pytest.skip(f"engine {engine.name}: no dockerd to `docker load` the tarball into (its contents passed)")
     try:
         load = engine.run([engine.cli, "load", "-i", str(dest)], check=True)
         assert tag in load.stdout, load.stdout

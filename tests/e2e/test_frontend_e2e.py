@@ -47,7 +47,7 @@ def test_example_builds_a_deb(engine, frontend_image, tmp_path, example):
     # the package installs with dpkg -i in a fresh container, and every program it ships runs
     script = (f"dpkg -i /pkg/{debs[0].name} && for f in $(dpkg -L {fields['Package']} | grep '^/usr/bin/.'); "
               'do "$f" > /dev/null || { echo "$f failed"; exit 1; }; done')
-    run = engine.run([engine.cli, "run", "--rm", "-v", f"{debs[0].parent}:/pkg:ro", "debian:bookworm", "sh", "-c", script])
+    run = engine.run_container("debian:bookworm", ["sh", "-c", script], volumes={str(debs[0].parent): "/pkg"})
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert subprocess.run(["dpkg-deb", "-I", str(debs[0])], capture_output=True).returncode == 0
 
@@ -73,15 +73,15 @@ def test_hello_container_runs(engine, frontend_image):
         args.append("--load")
     engine.run(engine.build_cmd(*args, "."), check=True)
     try:
-        run = engine.run([engine.cli, "run", "--rm", tag], check=True)
-        assert run.stdout == "Hello from dalecpy, world!\n"
-        run = engine.run([engine.cli, "run", "--rm", tag, "e2e"], check=True)
-        assert run.stdout == "Hello from dalecpy, e2e!\n"
-        cfg = engine.run([engine.cli, "image", "inspect", tag, "--format",
-                          "{{json .Config.Entrypoint}} {{json .Config.Labels}}"], check=True).stdout
-        assert '["/usr/bin/dalec-hello"]' in cfg and '"org.opencontainers.image.title":"dalec-hello"' in cfg
+        run = engine.run_container(tag)
+        assert (run.returncode, run.stdout) == (0, "Hello from dalecpy, world!\n"), run.stderr[-3000:]
+        run = engine.run_container(tag, ["e2e"])
+        assert (run.returncode, run.stdout) == (0, "Hello from dalecpy, e2e!\n"), run.stderr[-3000:]
+        cfg = engine.image_config(tag)["Config"]
+        assert cfg["Entrypoint"] == ["/usr/bin/dalec-hello"]
+        assert cfg["Labels"]["org.opencontainers.image.title"] == "dalec-hello"
     finally:
-        engine.run([engine.cli, "rmi", "-f", tag])
+        engine.remove_image(tag)
 
 
 def test_call_targets(engine, frontend_image):
@@ -152,6 +152,6 @@ def test_metacharacters_in_artifact_names_are_data(engine, frontend_image, tmp_p
         assert path in listing, listing
     assert "pwned\n" not in listing and "/pwned" not in listing
     script = 'dpkg -i /pkg/*.deb && "/usr/bin/a b;touch pwned;c" && the-link && [ ! -e pwned ] && [ ! -e /pwned ]'
-    run = engine.run([engine.cli, "run", "--rm", "-w", "/", "-v", f"{out}:/pkg:ro", "debian:bookworm", "sh", "-c", script])
+    run = engine.run_container("debian:bookworm", ["sh", "-c", script], volumes={str(out): "/pkg"}, workdir="/")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert run.stdout.splitlines()[-2:] == ["expanded", "expanded"]  # build env values expand by design

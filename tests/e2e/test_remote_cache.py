@@ -123,12 +123,11 @@ def _prune_cache_mounts(engine) -> None:
     (engine a) matches no description filter (0 B reclaimed, docker's and buildctl's alike): prune every cache
     mount there."""
     if engine.name == "a":
-        engine.run([engine.cli, "builder", "prune", "-f", "--filter", "type=exec.cachemount"], check=True)
+        engine.run(engine.prune_cmd("type=exec.cachemount"), check=True)
         return
     for desc in _bazel_cache_descriptions():
         # quoted: BuildKit parses the filter with containerd's syntax, where a bare value ends at a space
-        engine.run([engine.cli, "builder", "prune", "-f", "--filter", "type=exec.cachemount",
-                    "--filter", f"description={json.dumps(desc)}"], check=True)
+        engine.run(engine.prune_cmd("type=exec.cachemount", f"description={json.dumps(desc)}"), check=True)
 
 
 def _fill(engine, server: CacheServer, out: Path) -> dict[str, str]:
@@ -171,9 +170,10 @@ def test_fill_prune_hit_then_without_socket(engine, server, tmp_path):
 
 
 def test_buildctl_raw_ssh_on_rendered_llb(engine, server, tmp_path):
-    buildctl = shutil.which(BUILDCTL) or (BUILDCTL if os.access(BUILDCTL, os.X_OK) else None)
+    want = engine.env.get("BUILDCTL", BUILDCTL)
+    buildctl = shutil.which(want) or (want if os.access(want, os.X_OK) else None)
     if not buildctl:
-        pytest.skip(f"no buildctl at {BUILDCTL} (scripts/e2e/provision.sh b --buildctl)")
+        pytest.skip(f"no buildctl at {want} (scripts/e2e/provision.sh b --buildctl)")
     if not server.files("ac"):  # this test alone: fill the server first
         _fill(engine, server, tmp_path / "fill")
     server.new_requests()

@@ -264,7 +264,7 @@ def test_image_errors():
     )
     assert errs == [
         "spec.yml:2:3: image: cannot specify both image.base and image.bases",
-        "spec.yml:4:15: image: rootfs currently only supports image source types",
+        "spec.yml:4:15: image: bases[0]: rootfs currently only supports image source types",
     ]
     ls = load("image:\n  base: busybox\n")
     assert ls.spec.image.bases[0].rootfs.image.ref == "busybox"
