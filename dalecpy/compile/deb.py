@@ -25,35 +25,6 @@ _DEB_ARCH = {
     ("loong64", ""): "loong64",
 }
 
-# Artifact kind -> install directory in the package tree; `{name}` is the package name.
-INSTALL_DIRS: Mapping[str, str] = {
-    "binaries": "/usr/bin",
-    "libexec": "/usr/libexec",
-    "libs": "/usr/lib",
-    "headers": "/usr/include",
-    "manpages": "/usr/share/man",
-    "data_dirs": "/usr/share",
-    "config_files": "/etc",
-    "docs": "/usr/share/doc/{name}",
-    "licenses": "/usr/share/doc/{name}",
-    "opt": "/opt",
-}
-# dh_installsystemd's unit directory per debhelper (bookworm 13.11: /lib, trixie 13.24: /usr/lib); Dalec's
-# .install file puts drop-ins under /lib/systemd/system/<unit>.d on every distro.
-SYSTEMD_DROPIN_BASE = "/lib/systemd/system"
-DEFAULT_MODES: Mapping[str, int] = {
-    "binaries": 0o755,
-    "libexec": 0o755,
-    "libs": 0o644,
-    "headers": 0o644,
-    "manpages": 0o644,
-    "config_files": 0o644,
-    "docs": 0o644,
-    "licenses": 0o644,
-    "systemd": 0o644,
-}
-
-
 def deb_arch(platform: Platform) -> str:
     try:
         return _DEB_ARCH[(platform.architecture, platform.variant)]

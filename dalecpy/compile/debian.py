@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from .. import llb, refs
-from . import caches, deb
+from . import artifacts, caches, deb
 from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
@@ -180,70 +180,38 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
     return builder, exec_.output(BUILD_DIR)
 
 
-def _install_lines(ctx: BuildContext, distro: Distro) -> list[str]:
-    """Shell lines that copy each artifact into the package root `$R` at Debian's locations.
+def layout(ctx: BuildContext, distro: Distro) -> artifacts.Layout:
+    """The target's artifacts at Debian's locations (dh_installman's man<N> sections, the distro's unit dir)."""
+    dirs = {**artifacts.DEB_DIRS, artifacts.SYSTEMD_UNITS: distro.systemd_unit_dir}
+    return artifacts.layout(ctx.spec, ctx.target_key, dirs, man_sections=True)
+
+
+def _mode_word(item: artifacts.FileItem) -> str:
+    """dalec_install's mode: octal, `-` (0644 for files) or `=` (kept as built, e.g. /opt trees)."""
+    mode = item.mode or item.default_mode
+    if mode:
+        return oct(mode)[2:]
+    return "=" if item.kind == "opt" else "-"
+
+
+def _install_lines(lay: artifacts.Layout) -> list[str]:
+    """Shell lines that copy each artifact into the package root `$R` at its location.
 
     Every spec value is one quoted shell word (glob characters in artifact keys stay globs); the loader has
     checked that names, subpaths and destinations stay beneath their directories."""
-    a = ctx.spec.get_artifacts(ctx.target_key)
-    out: list[str] = []
-    if a is None:
-        return out
-    name = ctx.spec.name
-
-    def install(mode: int | str | None, dest_dir: str, new_name: str, src: str) -> None:
-        token = mode if isinstance(mode, str) else (oct(mode)[2:] if mode else "-")
-        out.append(f"dalec_install {token} {squote(dest_dir)} {squote(_clean_name(new_name))} {glob_word(src)}")
-
-    def files(kind: str, entries, base: str, default_mode: int | str | None) -> None:
-        for src, cfg in sorted((entries or {}).items()):
-            sub = getattr(cfg, "subpath", "") or ""
-            if kind == "manpages" and not sub:
-                ext = src.rsplit(".", 1)[-1] if "." in src else ""
-                sub = f"man{ext[0]}" if ext[:1].isdigit() else ""
-            dest_dir = _beneath(base.format(name=name), sub)
-            mode = getattr(cfg, "permissions", None) or default_mode
-            install(mode, dest_dir, (cfg.name if cfg else "") or "", src)
-
-    for kind in ("binaries", "libexec", "libs", "headers", "manpages", "docs", "licenses"):
-        files(kind, getattr(a, kind, None), deb.INSTALL_DIRS[kind], deb.DEFAULT_MODES[kind])
-    files("data_dirs", a.data_dirs, deb.INSTALL_DIRS["data_dirs"], None)
-    files("opt", a.opt, deb.INSTALL_DIRS["opt"], "=")  # kept as built (dh_install copies with cp -a)
-    files("config_files", a.config_files, deb.INSTALL_DIRS["config_files"], deb.DEFAULT_MODES["config_files"])
-    if a.systemd is not None:
-        for src, unit in sorted(a.systemd.units.items()):
-            install(deb.DEFAULT_MODES["systemd"], distro.systemd_unit_dir, unit.name, src)
-        for src, dropin in sorted(a.systemd.dropins.items()):
-            install(deb.DEFAULT_MODES["systemd"], _beneath(deb.SYSTEMD_DROPIN_BASE, f"{dropin.unit}.d"), dropin.name, src)
-    dirs = getattr(a, "create_directories", None)
-    if dirs is not None:
-        for base, entries in (("/etc", dirs.config), ("/var/lib", dirs.state)):
-            for d, cfg in sorted((entries or {}).items()):
-                mode = oct(cfg.mode if cfg and cfg.mode else 0o755)[2:]
-                out.append(f'mkdir -p -m {mode} -- "$R"{squote(_beneath(base, d))}')
-    for link in getattr(a, "links", None) or ():
-        dest = squote(_beneath("/", link.dest))
-        out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(link.source)} "$R"{dest}')
+    out = [f"dalec_install {_mode_word(f)} {squote(f.dest_dir)} {squote(f.name)} {glob_word(f.source)}"
+           for f in lay.files]
+    for d in lay.dirs:
+        out.append(f'mkdir -p -m {oct(d.mode)[2:]} -- "$R"{squote(d.path)}')
+    for link in lay.links:
+        dest = squote(link.dest)
+        out.append(f'mkdir -p -- "$(dirname -- "$R"{dest})" && ln -sfn -- {squote(link.target)} "$R"{dest}')
     return out
 
 
-def _maintainer_scripts(ctx: BuildContext) -> dict[str, str]:
+def _maintainer_scripts(lay: artifacts.Layout) -> dict[str, str]:
     """DEBIAN/ maintainer scripts: the systemd units' enable/start handling (as dh_installsystemd writes it)."""
-    systemd = ctx.spec.get_artifacts(ctx.target_key).systemd
-    if systemd is None:
-        return {}
-    units = {(cfg.name or posixpath.basename(src)): (cfg.enable, cfg.start) for src, cfg in systemd.units.items()}
-    return deb.systemd_maintainer_scripts(units)
-
-
-def _beneath(base: str, sub: str) -> str:
-    """`sub` joined under `base` as Go's filepath.Join does it: a leading `/` in `sub` does not leave `base`."""
-    return posixpath.normpath(posixpath.join(base, sub.lstrip("/"))) if sub.strip("/") else base
-
-
-def _clean_name(name: str) -> str:
-    """An artifact's `name` as Go's filepath.Join reads it under its directory (`/a/`, `a/./b/` -> `a`, `a/b`)."""
-    return posixpath.normpath(name).lstrip("/") if name else ""
+    return deb.systemd_maintainer_scripts({u.name: (u.enable, u.start) for u in lay.units})
 
 
 def glob_word(path: str) -> str:
@@ -327,7 +295,8 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
         },
     )
     out_name = deb.deb_filename(spec.name, spec.version, spec.revision, arch)
-    maint = _maintainer_scripts(ctx)
+    lay = layout(ctx, distro)
+    maint = _maintainer_scripts(lay)
     changelog = deb.changelog(spec, version, distro.codename)
     doc_dir = f'"$R"{squote(f"/usr/share/doc/{spec.name}")}'
     script = "\n".join(
@@ -336,9 +305,9 @@ def deb_package(ctx: BuildContext, distro: Distro) -> llb.State:
             "set -e",
             "R=/tmp/dalec/pkgroot",
             'rm -rf "$R" && mkdir -p "$R/DEBIAN"',
-            _install_fn(keep_modes=bool(spec.get_artifacts(ctx.target_key).opt)),
+            _install_fn(keep_modes=any(_mode_word(f) == "=" for f in lay.files)),
             f"cd {BUILD_DIR}",
-            *_install_lines(ctx, distro),
+            *_install_lines(lay),
             f'cp {SCRIPT_DIR}/control "$R/DEBIAN/control"',
             *(f'install -m 0755 {SCRIPT_DIR}/{m} "$R/DEBIAN/{m}"' for m in sorted(maint)),
             *([f"mkdir -p {doc_dir}", f"gzip -9n < {SCRIPT_DIR}/changelog > {doc_dir}/changelog.Debian.gz"]
