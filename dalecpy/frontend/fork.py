@@ -110,10 +110,12 @@ def _serve_calls(stdin_fd: int, stdout_fd: int, calls_fd: int, answers_fd: int) 
             details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
             return b"\1" + _LEN.pack(code.value[0] if code else UNKNOWN) + details.encode("utf-8", "replace")
 
-    # Every run starts with Ping and reading the spec file: make those calls now, while the parent imports.
+    # Every run starts with Ping (an empty request: on the wire before protobuf loads here) and reading the
+    # spec file: make those calls now, while the parent imports.
+    pong = call("Ping", b"")
     from .build import prefetch
 
-    early = prefetch(call, os.environ)
+    early = prefetch(lambda method, request: pong if method == "Ping" else call(method, request), os.environ)
     try:
         while True:
             frame = read_frame(calls_fd)
