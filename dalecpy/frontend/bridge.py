@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable
 
 from . import fork
 from . import gateway_pb2 as gw
@@ -58,39 +57,26 @@ class Bridge:
         return self.call("Return", request)
 
 
-class RawBridge(Bridge):
-    """A `Bridge` over a function that carries serialized calls, `raw(method, request) -> answer` (an answer
-    as `fork` encodes it): no grpc in this process."""
+class PipeBridge(Bridge):
+    """A `Bridge` whose calls go through the forked bridge process (see `fork`): no grpc in this process."""
 
-    def __init__(self, raw: Callable[[str, bytes], bytes]) -> None:
-        self._raw = raw
+    def __init__(self, answers_fd: int, calls_fd: int) -> None:
+        self._answers_fd = answers_fd
+        self._calls_fd = calls_fd
 
     def call(self, name: str, request):
-        # Deterministic: a request made ahead (build.prefetch) is matched by its bytes.
-        response, code, details = fork.parse_answer(self._raw(name, request.SerializeToString(deterministic=True)))
+        fork.write_frame(self._calls_fd, fork.call_frame(name, request.SerializeToString()))
+        body = fork.read_frame(self._answers_fd)
+        if body is None:
+            raise RuntimeError("the frontend's bridge process exited")
+        response, code, details = fork.parse_answer(body)
         if response is None:
             raise BridgeError(code, details)
         return METHODS[name][1].FromString(response)
 
 
-class PipeBridge(RawBridge):
-    """The calls go through the forked bridge process (see `fork`) on a pipe pair."""
-
-    def __init__(self, answers_fd: int, calls_fd: int) -> None:
-        super().__init__(self._through_pipes)
-        self._answers_fd = answers_fd
-        self._calls_fd = calls_fd
-
-    def _through_pipes(self, method: str, request: bytes) -> bytes:
-        fork.write_frame(self._calls_fd, fork.call_frame(method, request))
-        body = fork.read_frame(self._answers_fd)
-        if body is None:
-            raise RuntimeError("the frontend's bridge process exited")
-        return body
-
-
 class BridgeError(Exception):
-    """A failed call through a `RawBridge`, as the daemon answered it."""
+    """A failed call through a `PipeBridge`, as the daemon answered it."""
 
     def __init__(self, code: int, details: str) -> None:
         super().__init__(details)

@@ -12,14 +12,14 @@ import datetime as _dt
 import json
 import sys
 import traceback
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from . import gateway_pb2 as gw
 from . import status_pb2
 from . import subrequests
 from ..errors import UserError
 from .bridge import Bridge, rpc_failure, solve_ref
-from .options import FrontendOptions, OptionError, build_platform, opts_from_env
+from .options import FrontendOptions, OptionError, build_platform
 
 # google.golang.org/grpc/codes
 INVALID_ARGUMENT = 3
@@ -81,14 +81,8 @@ class Session:
     # ------------------------------------------------------------------ spec
     def read_spec(self, fo: FrontendOptions) -> tuple[bytes, Any]:
         """Fetch `filename` from the dockerfile input (Inputs) or the client's local dir, and load it."""
-        from ..spec import load_spec
-
-        data = self.fetch_spec(fo)
-        return data, load_spec(data, fo.filename)
-
-    def fetch_spec(self, fo: FrontendOptions) -> bytes:
-        """The bytes of `filename`, from the dockerfile input (Inputs) or the client's local dir."""
         from .. import llb
+        from ..spec import load_spec
 
         definition = None
         if CAP_FRONTEND_INPUTS in self.frontend_caps:
@@ -106,7 +100,8 @@ class Session:
             )
             definition = llb.marshal(st, caps=self.llb_caps)
         ref = solve_ref(self.bridge, definition)
-        return self.bridge.read_file(ref, fo.filename)
+        data = self.bridge.read_file(ref, fo.filename)
+        return data, load_spec(data, fo.filename)
 
     def context_excludes(self, loaded) -> dict[str, tuple[str, ...]]:
         """Each local context's `.dockerignore` patterns, read from the client as the Dockerfile frontend does."""
@@ -261,28 +256,6 @@ def error_status(exc: BaseException) -> status_pb2.Status | None:
         # A daemon-side failure (e.g. the spec file is missing from the context): pass it on as is.
         return status_pb2.Status(code=failure[0], message=failure[1])
     return None
-
-
-def prefetch(raw: Callable[[str, bytes], bytes], environ: Mapping[str, str]) -> dict[tuple[str, bytes], bytes]:
-    """Make the calls every run starts with (Ping, then reading the spec file) through `raw` (see
-    bridge.RawBridge), before the run asks for them; returns the answers by (method, request). The same code
-    as the run's, so the run's requests are the same bytes; any failure is left for the run to meet."""
-    from .bridge import RawBridge
-
-    answers: dict[tuple[str, bytes], bytes] = {}
-
-    def record(method: str, request: bytes) -> bytes:
-        answers[(method, request)] = answer = raw(method, request)
-        return answer
-
-    try:
-        fo = FrontendOptions.parse(opts_from_env(environ))
-        session = Session(RawBridge(record), environ)
-        if fo.request_id in (None, "", subrequests.TARGETS, subrequests.RESOLVE):  # the runs that read the spec
-            session.fetch_spec(fo)
-    except Exception:  # noqa: BLE001
-        pass
-    return answers
 
 
 def handle(bridge: Bridge, environ: Mapping[str, str], opts: Mapping[str, str] | None = None) -> gw.ReturnRequest:

@@ -3,11 +3,10 @@
 Starting the frontend is nearly the whole cost of a fully cached rebuild, and the start is imports of two
 independent halves: grpc (which loads asyncio) to speak to the daemon, and pydantic, the spec models, protobuf
 and the compiler to do the work. One interpreter loads them one after the other, under one GIL. So the
-entrypoint forks before importing either: the child loads grpc, connects to the daemon over stdin/stdout,
-makes the calls every run starts with (Ping, reading the spec file: `build.prefetch`), then carries the
-parent's calls as serialized messages, answering those it made ahead from what it kept; the parent loads
-the spec stack meanwhile (it never loads grpc) and runs the frontend with a `bridge.PipeBridge`. This
-module imports nothing but the standard library's basics, so the fork comes first.
+entrypoint forks before importing either: the child loads grpc, connects to the daemon over stdin/stdout
+and sends Ping at once, then carries the parent's calls as serialized messages (it never loads protobuf);
+the parent loads the spec stack meanwhile (it never loads grpc) and runs the frontend with a
+`bridge.PipeBridge`. This module imports nothing but the standard library's basics, so the fork comes first.
 
 Each message between the two is a 4-byte big-endian length and a body. A call is the method name, NUL and
 the serialized request; an answer is 0 and the serialized response, or 1, the gRPC status code (4 bytes)
@@ -110,12 +109,8 @@ def _serve_calls(stdin_fd: int, stdout_fd: int, calls_fd: int, answers_fd: int) 
             details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
             return b"\1" + _LEN.pack(code.value[0] if code else UNKNOWN) + details.encode("utf-8", "replace")
 
-    # Every run starts with Ping (an empty request: on the wire before protobuf loads here) and reading the
-    # spec file: make those calls now, while the parent imports.
-    pong = call("Ping", b"")
-    from .build import prefetch
-
-    early = prefetch(lambda method, request: pong if method == "Ping" else call(method, request), os.environ)
+    # Every frontend starts with Ping (an empty request): send it now, while the parent is still importing.
+    early = {"Ping": call("Ping", b"")}
     try:
         while True:
             frame = read_frame(calls_fd)
@@ -123,7 +118,7 @@ def _serve_calls(stdin_fd: int, stdout_fd: int, calls_fd: int, answers_fd: int) 
                 break
             name, _, request = frame.partition(b"\0")
             method = name.decode()
-            answer = early.pop((method, request), None)
-            write_frame(answers_fd, call(method, request) if answer is None else answer)
+            answer = early.pop(method) if method in early and not request else call(method, request)
+            write_frame(answers_fd, answer)
     finally:
         relay.close()
