@@ -27,8 +27,9 @@ _LEN = struct.Struct(">I")
 
 def fork_bridge(stdin_fd: int, stdout_fd: int) -> tuple[int, int] | None:
     """Fork the bridge process, which takes over (stdin_fd, stdout_fd). Returns the parent's ends of the
-    pipes to it, (answers, calls), or None where there is no fork."""
-    if not hasattr(os, "fork"):
+    pipes to it, (answers, calls), or None where there is no fork, or one CPU (nothing to gain there)."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    if not hasattr(os, "fork") or len(cpus) < 2:
         return None
     calls_r, calls_w = os.pipe()
     answers_r, answers_w = os.pipe()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import pytest
@@ -33,6 +34,14 @@ def test_the_working_process_never_loads_grpc():
     assert b"loaded: google.protobuf pydantic\n" in err
     # Ping went out once, first, from the bridge process; the rest as the work asked.
     assert fb.calls == ["Ping", "Inputs", "Solve", "ReadFile", "Solve", "Return"]
+
+
+@pytest.mark.skipif(not shutil.which("taskset"), reason="no taskset")
+def test_on_one_cpu_there_is_one_process():
+    fb, _, rc, err = run_subprocess(["taskset", "-c", "0", *_ARGV], {"spec.yml": HELLO}, OPTS)
+    assert rc == 0, err
+    assert b"loaded: google.protobuf grpc pydantic\n" in err
+    assert fb.returned.result.ref.id
 
 
 def test_daemon_errors_cross_the_bridge_process_with_their_code():
