@@ -17,14 +17,23 @@
    forwarded to both; the dockerd's cold build uploads, then engine C builds the same actions, which its own
    disk cache has never seen: every action is a remote hit (counted by bazel-remote's metrics). Target: <= 0.5x.
 
+Both figures are measured through each frontend (`--frontend`, default both): `dalecpy` (dalecpy build, its
+frontend in the client) and `dalec`, Dalec's own frontend image (`dalecpy build --frontend-image
+dalec/frontend:v0.21.5`: the same client, session and raw socket forwarding; the daemon runs Dalec's frontend,
+loaded by scripts/e2e/dalec-image.sh when missing, skipped with its one line when there is no Dalec binary).
+Dalec builds the same spec under dpkg-buildpackage, with the same cache IDs; each frontend gets fresh Bazel
+action keys and Go labels of its own.
+
 Times: "wall" is the whole `dalecpy build` process; "step" is the build op's own time from the progress
-output (`#N DONE x.ys` of the `Build <name>` vertex); "bazel" is Bazel's own `Elapsed time`.
+output (`#N DONE x.ys` of the build vertex: dalecpy's `Build <name>`, Dalec's `dpkg-buildpackage -b` op);
+"bazel" is Bazel's own `Elapsed time`.
 One run each, no averaging. Prints one table; always exits 0 (measurements, not tests).
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import random
 import re
@@ -40,7 +49,7 @@ for _p in (str(ROOT), str(ROOT / "bench")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from _engine import engine_environ, env_file_environ  # noqa: E402
+from _engine import DALEC_IMAGE, engine_environ, ensure_dalec_image, env_file_environ  # noqa: E402
 from tests.e2e.rerun import rerun_copy  # noqa: E402
 BAZEL_SPEC = ROOT / "specs" / "bazel-remote-cache.yml"
 GO_SPEC = ROOT / "tests" / "e2e" / "data" / "remote-cache" / "gobench.yml"
@@ -49,45 +58,58 @@ BAZEL_REMOTE = ROOT / "scripts" / "e2e" / "bazel-remote.sh"
 ENGINE_C_ENV = Path("/run/dalecpy-e2e/engine-c.env")
 TARGET = "bookworm/deb"
 T_RATIO = 0.5
+#: frontend -> `dalecpy build` arguments that select it
+FRONTENDS = {"dalecpy": (), "dalec": ("--frontend-image", DALEC_IMAGE)}
+#: frontend -> a regex for the plain progress whose group 1 is the vertex that runs package `name`'s build steps:
+#: dalecpy's is named `Build <name> (...)`; Dalec's (in its "Build deb package" group) unpacks the source package
+BUILD_VERTEX = {"dalecpy": lambda name: rf"^#(\d+) Build {re.escape(name)} \(",
+                "dalec": lambda name: rf"^#(\d+) (?:[\d.]+ )?dpkg-source: info: extracting {re.escape(name)} in "}
 
 
 class Run:
-    def __init__(self, proc: subprocess.CompletedProcess, wall: float, out: Path):
-        self.proc, self.wall, self.out = proc, wall, out
+    def __init__(self, proc: subprocess.CompletedProcess, wall: float, out: Path, frontend: str):
+        self.proc, self.wall, self.out, self.frontend = proc, wall, out, frontend
 
     @property
     def ok(self) -> bool:
         return self.proc.returncode == 0
 
     def step(self, name: str) -> float | None:
-        """The `Build <name> (...)` vertex's DONE time from the plain progress output."""
+        """The DONE time of the vertex that ran package `name`'s build steps, from the plain progress output."""
         err = self.proc.stderr
-        m = re.search(rf"^#(\d+) Build {re.escape(name)} \(", err, re.M)
+        m = re.search(BUILD_VERTEX[self.frontend](name), err, re.M)
         if not m:
             return None
         done = re.findall(rf"^#{m.group(1)} DONE ([\d.]+)s", err, re.M)
         return float(done[-1]) if done else None
 
     def doc(self, pkg: str, name: str) -> str:
-        debs = list(self.out.glob("*.deb"))
+        """A doc file of the package (Dalec's debhelper gzips the larger ones)."""
+        debs = list(self.out.glob(f"{pkg}_*.deb"))
         if not debs:
             return ""
         x = self.out / "x"
         subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(x)], check=True)
         p = x / "usr/share/doc" / pkg / name
-        return p.read_text() if p.exists() else ""
+        if p.exists():
+            return p.read_text()
+        gz = p.with_name(name + ".gz")
+        return gzip.decompress(gz.read_bytes()).decode() if gz.exists() else ""
 
 
-def dalecpy_build(env, spec: Path, out: Path, *args: str, context: Path | None = None) -> Run:
-    argv = [sys.executable, "-m", "dalecpy.cli", "build", "--progress", "plain", str(spec)]
+def dalecpy_build(env, spec: Path, out: Path, *args: str, context: Path | None = None,
+                  frontend: str = "dalecpy") -> Run:
+    argv = [sys.executable, "-m", "dalecpy.cli", "build", "--progress", "plain", *FRONTENDS[frontend], str(spec)]
     if context:
         argv.append(str(context))
     argv += ["--target", TARGET, "-o", f"type=local,dest={out}", *args]
     t0 = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=3600)
-    run = Run(proc, time.perf_counter() - t0, out)
+    run = Run(proc, time.perf_counter() - t0, out, frontend)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "progress.log").write_text(proc.stderr)  # kept with --keep
     if not run.ok:
-        print(f"  ! dalecpy build {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
+        print(f"  ! {frontend}: dalecpy build {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()[-1500:]}")
     return run
 
 
@@ -117,26 +139,30 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 # ------------------------------------------------------------------ Bazel remote cache
 
-def bench_bazel(env, tmp: Path, work: float) -> list[tuple]:
+def bench_bazel(env, tmp: Path, work: float, frontend: str) -> list[tuple]:
+    tmp = tmp / frontend
+    tmp.mkdir()
     data, sock = tmp / "cache-data", tmp / "cache.sock"
     subprocess.run([str(SERVER), "start", str(data), str(sock)], check=True, capture_output=True)
     rows = []
     try:
         w = f"{work:.0f}.{random.randrange(10**5, 10**6)}"
-        print(f"bazel: WORK={w} (4 parallel genrules sleep that long, then a link genrule)")
+        print(f"bazel through {frontend}: WORK={w} (4 parallel genrules sleep that long, then a link genrule)")
         # dependency install layer (bazel-bootstrap, socat) in place first; not measured
-        warm = dalecpy_build(env, BAZEL_SPEC, tmp / "bz-warm", "--build-arg", "WORK=0")
+        warm = dalecpy_build(env, BAZEL_SPEC, tmp / "bz-warm", "--build-arg", "WORK=0", frontend=frontend)
         print(f"  warm-up (deps layer) {warm.wall:.1f}s")
         # the disk cache alone (no socket), with action keys (WORK) of its own
         w_disk = f"{work:.0f}.{random.randrange(10**5, 10**6)}"
-        disk_cold = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-disk-cold", "--build-arg", f"WORK={w_disk}")
-        disk = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-disk", "--build-arg", f"WORK={w_disk}")
+        disk_cold = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-disk-cold", "--build-arg",
+                                  f"WORK={w_disk}", frontend=frontend)
+        disk = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-disk", "--build-arg", f"WORK={w_disk}",
+                             frontend=frontend)
         prune_cache_mounts(env)
         cold = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-cold", "--build-arg", f"WORK={w}",
-                             "--socket", f"bazel-default={sock}")
+                             "--socket", f"bazel-default={sock}", frontend=frontend)
         prune_cache_mounts(env)
         hit = dalecpy_build(env, rerun_copy(BAZEL_SPEC, tmp), tmp / "bz-hit", "--build-arg", f"WORK={w}",
-                            "--socket", f"bazel-default={sock}")
+                            "--socket", f"bazel-default={sock}", frontend=frontend)
         stats = {}
         for name, r in (("cold", cold), ("hit", hit), ("disk-cold", disk_cold), ("disk", disk)):
             stats[name] = bazel_stats(r)
@@ -150,13 +176,13 @@ def bench_bazel(env, tmp: Path, work: float) -> list[tuple]:
         # Bazel counts disk-cache hits as "remote cache hit" too; what matters is that no action ran
         disk_ok = "cache hit" in stats["disk"][1] and "sandbox" not in stats["disk"][1]
         rows += [
-            ("bazel remote hit / cold (wall)", cold.wall, hit.wall, ratio(hit.wall, cold.wall), hits_ok),
-            ("bazel remote hit / cold (step)", cold.step("bazel-remote-cache"), hit.step("bazel-remote-cache"),
+            (f"{frontend}: bazel remote hit / cold (wall)", cold.wall, hit.wall, ratio(hit.wall, cold.wall), hits_ok),
+            (f"{frontend}: bazel remote hit / cold (step)", cold.step("bazel-remote-cache"), hit.step("bazel-remote-cache"),
              ratio(hit.step("bazel-remote-cache"), cold.step("bazel-remote-cache")), hits_ok),
-            ("bazel remote hit / cold (bazel)", stats["cold"][0], stats["hit"][0],
+            (f"{frontend}: bazel remote hit / cold (bazel)", stats["cold"][0], stats["hit"][0],
              ratio(stats["hit"][0], stats["cold"][0]), hits_ok),
-            ("bazel disk hit / cold (wall)", disk_cold.wall, disk.wall, ratio(disk.wall, disk_cold.wall), disk_ok),
-            ("bazel disk hit / cold (step)", disk_cold.step("bazel-remote-cache"), disk.step("bazel-remote-cache"),
+            (f"{frontend}: bazel disk hit / cold (wall)", disk_cold.wall, disk.wall, ratio(disk.wall, disk_cold.wall), disk_ok),
+            (f"{frontend}: bazel disk hit / cold (step)", disk_cold.step("bazel-remote-cache"), disk.step("bazel-remote-cache"),
              ratio(disk.step("bazel-remote-cache"), disk_cold.step("bazel-remote-cache")), disk_ok),
         ]
     finally:
@@ -271,21 +297,23 @@ func F{i}(x int) int {{
         (d / "gen.go").write_text("".join(parts))
 
 
-def bench_go(env, tmp: Path, packages: int, funcs: int) -> list[tuple]:
+def bench_go(env, tmp: Path, packages: int, funcs: int, frontend: str) -> list[tuple]:
+    tmp = tmp / f"{frontend}-go"
+    tmp.mkdir()
     spec_off = tmp / "gobench-disabled.yml"
     text = GO_SPEC.read_text()
     assert "- gobuild: {}" in text
     spec_off.write_text(text.replace("- gobuild: {}", "- gobuild: {disabled: true}"))
     run_id = f"{random.randrange(10**9):09d}"
-    print(f"go: {packages} packages x {funcs} generated types+funcs (+ main), run {run_id}")
+    print(f"go through {frontend}: {packages} packages x {funcs} generated types+funcs (+ main), run {run_id}")
     results = {}
     for variant, spec in (("cache", GO_SPEC), ("disabled", spec_off)):
         ctx = tmp / f"go-{variant}"
         gen_go_program(ctx, packages, funcs, f"{run_id}-first")
-        first = dalecpy_build(env, spec, tmp / f"go-{variant}-1", context=ctx)
+        first = dalecpy_build(env, spec, tmp / f"go-{variant}-1", context=ctx, frontend=frontend)
         main = ctx / "main.go"
         main.write_text(main.read_text().replace(f"{run_id}-first", f"{run_id}-second"))  # the one-line change
-        second = dalecpy_build(env, spec, tmp / f"go-{variant}-2", context=ctx)
+        second = dalecpy_build(env, spec, tmp / f"go-{variant}-2", context=ctx, frontend=frontend)
         gocache = re.findall(r"GOCACHE=(\S+)", second.proc.stderr)
         ran = re.search(rf"{run_id}-second (-?\d+)", second.proc.stderr)  # the rebuilt program's output
         if not ran:
@@ -298,8 +326,8 @@ def bench_go(env, tmp: Path, packages: int, funcs: int) -> list[tuple]:
     c, d = results["cache"], results["disabled"]
     ok = c.ok and d.ok  # both rebuilt programs printed the changed label
     return [
-        ("go rebuild: cache / disabled (wall)", d.wall, c.wall, ratio(c.wall, d.wall), ok),
-        ("go rebuild: cache / disabled (step)", d.step("dalecpy-gobench"), c.step("dalecpy-gobench"),
+        (f"{frontend}: go rebuild: cache / disabled (wall)", d.wall, c.wall, ratio(c.wall, d.wall), ok),
+        (f"{frontend}: go rebuild: cache / disabled (step)", d.step("dalecpy-gobench"), c.step("dalecpy-gobench"),
          ratio(c.step("dalecpy-gobench"), d.step("dalecpy-gobench")), ok),
     ]
 
@@ -314,6 +342,8 @@ def main() -> int:
     ap.add_argument("--cross-engine", action="store_true",
                     help="also: one bazel-remote, the dockerd's build then engine C's (needs engine C)")
     ap.add_argument("--keep", type=Path, help="keep the work files here")
+    ap.add_argument("--frontend", action="append", choices=sorted(FRONTENDS),
+                    help="measure through this frontend (repeatable; default: every one available)")
     args = ap.parse_args()
 
     env = engine_environ()
@@ -327,13 +357,16 @@ def main() -> int:
             return 0
         print(f"engine: dockerd {info.stdout.strip()} ({env.get('DOCKER_HOST', 'default socket')}), {os.cpu_count()} CPUs")
 
+    frontends = args.frontend or [f for f in FRONTENDS if f != "dalec"
+                                  or ensure_dalec_image(env.get("DOCKER_CLI") or "docker", env)]
     tmp = Path(tempfile.mkdtemp(prefix="dalecpy-bench-caches-"))
     rows: list[tuple] = []
     try:
-        if not args.skip_bazel:
-            rows += bench_bazel(env, tmp, args.work)
-        if not args.skip_go:
-            rows += bench_go(env, tmp, args.go_packages, args.go_funcs)
+        for frontend in frontends:
+            if not args.skip_bazel:
+                rows += bench_bazel(env, tmp, args.work, frontend)
+            if not args.skip_go:
+                rows += bench_go(env, tmp, args.go_packages, args.go_funcs, frontend)
         if args.cross_engine:
             if ENGINE_C_ENV.exists() and env.get("DALECPY_E2E_ENGINE") != "c":
                 rows += bench_cross_engine(env, env_file_environ(ENGINE_C_ENV), tmp, args.work)
@@ -345,17 +378,34 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     print()
-    print(f"{'figure':38} {'baseline':>9} {'cached':>9} {'ratio':>7} {'target':>7}  ok")
+    print(f"{'figure':46} {'baseline':>9} {'cached':>9} {'ratio':>7} {'target':>7}  ok")
     for name, base, cached, r, valid in rows:
         verdict = "-" if r is None else ("yes" if r <= T_RATIO and valid else "NO")
         if not valid:
             verdict += " (check failed, see above)"
-        print(f"{name:38} {fmt(base):>9} {fmt(cached):>9} {'-' if r is None else f'{r:.2f}x':>7} "
+        print(f"{name:46} {fmt(base):>9} {fmt(cached):>9} {'-' if r is None else f'{r:.2f}x':>7} "
               f"{f'<={T_RATIO}x':>7}  {verdict}")
     print("baseline: bazel remote = cold build that filled the server; bazel disk = cold build that filled the disk"
           " cache; go = rebuild with `gobuild: {disabled: true}`; cross-engine = the first engine's cold build that"
           " filled bazel-remote")
+    print_side_by_side(rows)
     return 0
+
+
+def print_side_by_side(rows: list[tuple]) -> None:
+    """The cached builds of each figure through dalecpy's frontend and Dalec's, and their ratio."""
+    cached = {name: c for name, _, c, _, _ in rows}
+    pairs = [(name.removeprefix("dalecpy: "), c, cached.get("dalec: " + name.removeprefix("dalecpy: ")))
+             for name, c in cached.items() if name.startswith("dalecpy: ")]
+    pairs = [p for p in pairs if p[2] is not None or p[1] is not None]
+    if not any(d is not None for _, _, d in pairs):
+        return
+    print()
+    print(f"{'cached build, same run':38} {'dalecpy':>9} {'Dalec':>9} {'dalecpy/Dalec':>14}")
+    for name, ours, theirs in pairs:
+        r = ratio(ours, theirs)
+        name = name.replace(" / cold", "").replace(": cache / disabled", " with the cache")
+        print(f"{name:38} {fmt(ours):>9} {fmt(theirs):>9} {'-' if r is None else f'{r:.2f}x':>14}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Frontend benchmark: a fully cached rebuild through dalecpy's frontend image vs BuildKit's Dockerfile frontend.
+"""Frontend benchmark: a fully cached rebuild through dalecpy's frontend image vs BuildKit's Dockerfile frontend
+and Dalec's own frontend image.
 
     python bench/frontend.py [--runs N] [--image REF ...]
 
@@ -17,6 +18,11 @@ Debian's BuildKit source (/opt/dalecpy-e2e/bin/dockerfile-frontend, `provision.s
 buildx, each build's BuildKit progress (rawjson) also gives the time from BuildKit loading the frontend
 image to the frontend's first request (container start, imports, Ping). Last, the frontend's own time from process start
 to Return against an in-process fake LLBBridge (tests/frontend/fakebridge.py), on the host's python.
+
+The same spec is also built through Dalec's own frontend image (`dalec/frontend:v0.21.5`, FROM scratch with the Go
+binary, loaded by scripts/e2e/dalec-image.sh when missing; skipped with its one line when there is no Dalec binary):
+the row a Dalec user compares with. Dalec's graph for the spec is its own (dpkg-buildpackage), fully cached too.
+Both frontends build hello.yml with its description on one line (Dalec cannot build the two-line one).
 Always exits 0: these are measurements, not tests.
 """
 
@@ -40,7 +46,8 @@ for _p in (str(ROOT), str(ROOT / "bench")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from _engine import engine_environ  # noqa: E402
+from _engine import DALEC_IMAGE, engine_environ, ensure_dalec_image  # noqa: E402
+from tests.e2e.rerun import derive, one_line_description  # noqa: E402
 
 SPEC = ROOT / "specs" / "hello.yml"
 TARGET = "bookworm/deb"
@@ -120,12 +127,6 @@ RUN --mount=type=bind,from=build,source=/build,target=/build \\
 FROM scratch
 COPY --from=pkg /tmp/dalec/out/ /
 """)
-
-
-def with_syntax(text: str, image: str) -> str:
-    """`text` with its `# syntax=` line naming `image`."""
-    rest = text.split("\n", 1)[1] if text.startswith("# syntax=") else text
-    return f"# syntax={image}\n{rest}"
 
 
 def build_argv(cli: str, engine: str, dockerfile: Path, ctx: Path, out: Path) -> list[str]:
@@ -266,6 +267,7 @@ def main() -> int:
     print(f"engine {engine}: dockerd {info.stdout.strip()}; {SPEC.relative_to(ROOT)} {TARGET}; "
           f"{runs} timed runs each after one warm-up, the rows taking turns")
     gateway = ensure_gateway_dockerfile_image(cli, env)
+    dalec = ensure_dalec_image(cli, env)
     with tempfile.TemporaryDirectory(prefix="dalecpy-bench-") as d:
         tmp = Path(d)
         ctx = tmp / "dockerfile-ctx"
@@ -273,13 +275,19 @@ def main() -> int:
         write_dockerfile(ctx)
         gw_dockerfile = ctx / "Dockerfile.gateway"
         gw_dockerfile.write_text(f"# syntax={GATEWAY_DOCKERFILE}\n" + (ctx / "Dockerfile").read_text())
+        spec_ctx = tmp / "spec-ctx"  # the spec needs no context files: keep what the client sends minimal
+        spec_ctx.mkdir()
+        # the one spec every frontend builds (Dalec cannot build hello.yml's two-line description): the copies
+        # differ in their syntax line only
         rows = []
         for n, image in enumerate(images):
-            spec_ctx = tmp / f"spec-ctx-{n}"  # the spec needs no context files: keep what the client sends minimal
-            spec_ctx.mkdir()
-            (spec_ctx / "hello.yml").write_text(with_syntax(SPEC.read_text(), image))
-            rows.append((image, lambda o, c=spec_ctx: build_argv(cli, engine, c / "hello.yml", c, o) + ["--target", TARGET],
-                         image))
+            derive(SPEC, spec_ctx / f"hello-{n}.yml", one_line_description, syntax=f"# syntax={image}\n")
+            rows.append((image, lambda o, f=spec_ctx / f"hello-{n}.yml": build_argv(cli, engine, f, spec_ctx, o)
+                         + ["--target", TARGET], image))
+        if dalec:
+            derive(SPEC, spec_ctx / "hello-dalec.yml", one_line_description, syntax=f"# syntax={DALEC_IMAGE}\n")
+            rows.append(("dalec frontend image", lambda o: build_argv(cli, engine, spec_ctx / "hello-dalec.yml",
+                                                                      spec_ctx, o) + ["--target", TARGET], DALEC_IMAGE))
         rows.append(("dockerfile frontend", lambda o: build_argv(cli, engine, ctx / "Dockerfile", ctx, o), None))
         if gateway:
             rows.append(("dockerfile gateway image", lambda o: build_argv(cli, engine, gw_dockerfile, ctx, o),
@@ -287,10 +295,13 @@ def main() -> int:
         res = time_rows(rows, env, runs, tmp)
     theirs, _ = res["dockerfile frontend"]
     gw, gw_start = res.get("dockerfile gateway image", ([], []))
+    dl, dl_start = res.get("dalec frontend image", ([], []))
     own = frontend_own_time(runs)
     print(f"  cached rebuild, built-in Dockerfile frontend:   {fmt(theirs)}")
     if gw:
         print(f"  cached rebuild, Dockerfile frontend as a gateway image (floor of any # syntax= image): {fmt(gw)}")
+    if dl:
+        print(f"  cached rebuild, Dalec's frontend image ({DALEC_IMAGE}): {fmt(dl)}")
     for image in images:
         ours, ours_start = res[image]
         print(f"  cached rebuild, {image}: {fmt(ours)}")
@@ -302,10 +313,16 @@ def main() -> int:
             ratio = statistics.median(ours) / statistics.median(gw)
             verdict = "ok" if ratio <= TARGET_GATEWAY_RATIO else "OVER TARGET"
             print(f"    ratio to the Dockerfile gateway image: {ratio:.2f}  (target <= {TARGET_GATEWAY_RATIO}: {verdict})")
+        if ours and dl:
+            ratio = statistics.median(ours) / statistics.median(dl)
+            verdict = "ok" if ratio <= 1 else "SLOWER"
+            print(f"    ratio to Dalec's frontend image: {ratio:.2f}  (target <= 1: {verdict})")
         if ours_start:
             print(f"    frontend image loaded -> its first request: {fmt(ours_start)}")
     if gw_start:
         print(f"  frontend image loaded -> its first request, Dockerfile gateway image: {fmt(gw_start)}")
+    if dl_start:
+        print(f"  frontend image loaded -> its first request, Dalec's frontend image: {fmt(dl_start)}")
     print(f"  dalecpy frontend process, start to Return (fake bridge, host python): {fmt(own)}")
     return 0
 

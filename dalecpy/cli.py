@@ -9,8 +9,12 @@ from typing import Iterator
 
 import click
 
-from .errors import UserError
+from ._entry import interrupted
+from .errors import UserError, one_line
 from .platforms import Platform, PlatformError
+
+STDIN_SPEC = "-"
+STDIN_NAME = "<stdin>"  # the spec's name in messages when it is read from stdin
 
 
 @contextmanager
@@ -24,6 +28,36 @@ def _user_errors() -> Iterator[None]:
         sys.exit(exc.exit_code)
 
 
+class _Main(click.Group):
+    """The `dalecpy` group: a usage error is one line (exit 2), Ctrl-C exits 130."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if isinstance(exc, click.UsageError) and ctx else ""
+            click.echo(f"error: {one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            interrupted()
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _utf8(_ctx, _param, value):
+    """Refuse text for the daemon that is not valid UTF-8 (undecodable argv bytes reach Python as lone
+    surrogates; every string on the wire is UTF-8). Local paths are not checked: any bytes are a path."""
+    for v in value if isinstance(value, tuple) else (value,):
+        if isinstance(v, str) and any("\ud800" <= c <= "\udfff" for c in v):
+            raise click.BadParameter(f"'{one_line(v)}' is not valid UTF-8")
+    return value
+
+
 def _platform(_ctx, _param, value: str | None) -> Platform | None:
     if value is None:
         return None
@@ -35,17 +69,25 @@ def _platform(_ctx, _param, value: str | None) -> Platform | None:
 
 def _build_args(_ctx, _param, values: tuple[str, ...]) -> dict[str, str]:
     out = {}
-    for v in values:
+    for v in values:  # values that are not UTF-8 are the spec loader's to report, naming the arg
         key, sep, val = v.partition("=")
         if not key or not sep:
-            raise click.BadParameter(f"{v!r}: expected KEY=VALUE")
+            raise click.BadParameter(f"'{one_line(v)}': expected KEY=VALUE")
         out[key] = val
     return out
 
 
-def _load(path: str):
-    from .spec import load_spec_file
+def _stdin_spec() -> bytes:
+    from .spec import MAX_SPEC_BYTES
 
+    return sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)  # one byte over: the loader reports the size limit
+
+
+def _load(path: str):
+    from .spec import load_spec, load_spec_file
+
+    if path == STDIN_SPEC:
+        return load_spec(_stdin_spec(), STDIN_NAME)
     return load_spec_file(path)
 
 
@@ -55,13 +97,13 @@ def _options(target: str, platform: Platform | None, build_args: dict[str, str])
     return CompileOptions(target=target, platform=platform, build_args=build_args)
 
 
-_spec_arg = click.argument("spec", type=click.Path(dir_okay=False))
+_spec_arg = click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
 _target_opt = click.option("--target", "-t", default="bookworm/container", show_default=True, help="Target to build.")
 _platform_opt = click.option("--platform", callback=_platform, help="Target platform os/arch[/variant] (default linux/amd64).")
 _build_arg_opt = click.option("--build-arg", "build_args", multiple=True, callback=_build_args, metavar="KEY=VALUE")
 
 
-@click.group()
+@click.group(cls=_Main)
 @click.version_option(package_name="dalecpy")
 def main() -> None:
     """Compile Dalec-style build specs to BuildKit LLB."""
@@ -160,6 +202,39 @@ def frontend() -> None:
     frontend_main()
 
 
+def _flag(parse):
+    """A click callback from a client parser: what it refuses (FlagError, AddressError) is a usage error."""
+    def callback(_ctx, _param, value):
+        try:
+            return parse(value)
+        except UserError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return callback
+
+
+def _parse_addr(value):
+    from .client import parse_addr
+
+    parse_addr(value)  # the default (BUILDKIT_HOST, DOCKER_HOST) is checked too
+    return value
+
+
+def _parse_ssh(values):
+    import os
+
+    from .client import parse_kv_list
+
+    return parse_kv_list(values, "--ssh", default_path=os.environ.get("SSH_AUTH_SOCK"))
+
+
+def _client_parser(name: str, *args):
+    def parse(value):
+        from . import client
+
+        return getattr(client, name)(value, *args)
+    return parse
+
+
 @main.command()
 @_spec_arg
 @click.argument("context", required=False, type=click.Path(file_okay=False))
@@ -167,15 +242,19 @@ def frontend() -> None:
 @click.option("--platform", "platforms", multiple=True, callback=lambda c, p, v: [_platform(c, p, x) for x in v],
               help="Target platform (repeatable).")
 @_build_arg_opt
-@click.option("--socket", "sockets", multiple=True, metavar="ID=PATH", help="Forward a unix socket raw, as ssh id ID.")
-@click.option("--ssh", multiple=True, metavar="ID[=PATH]", help="Forward an ssh-agent socket (default $SSH_AUTH_SOCK).")
-@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH")
-@click.option("-o", "--output", default=None, metavar="type=local,dest=DIR|type=docker[,name=N]|type=oci,dest=F")
+@click.option("--socket", "sockets", multiple=True, metavar="ID=PATH", callback=_flag(_client_parser("parse_kv_list", "--socket")),
+              help="Forward a unix socket raw, as ssh id ID.")
+@click.option("--ssh", multiple=True, metavar="ID[=PATH]", callback=_flag(_parse_ssh),
+              help="Forward an ssh-agent socket (default $SSH_AUTH_SOCK).")
+@click.option("--secret", "secrets", multiple=True, metavar="id=ID,src=PATH", callback=_flag(_client_parser("parse_secrets")))
+@click.option("-o", "--output", default=None, metavar="type=local,dest=DIR|type=docker[,name=N]|type=oci,dest=F",
+              callback=_flag(_client_parser("parse_output")))
 @click.option("--no-cache", is_flag=True)
-@click.option("--no-cache-filter", multiple=True, metavar="FILTER")
-@click.option("--addr", default=None, help="unix://, tcp:// (buildkitd) or docker:// (default: BUILDKIT_HOST, else DOCKER_HOST).")
+@click.option("--no-cache-filter", multiple=True, metavar="FILTER", callback=_utf8)
+@click.option("--addr", default=None, callback=_flag(_parse_addr),
+              help="unix://, tcp:// (buildkitd) or docker:// (default: BUILDKIT_HOST, else DOCKER_HOST).")
 @click.option("--progress", type=click.Choice(["auto", "plain", "tty", "quiet"]), default="auto", show_default=True)
-@click.option("--frontend-image", metavar="REF", default=None,
+@click.option("--frontend-image", metavar="REF", default=None, callback=_utf8,
               help="Have the daemon run this frontend image (as `# syntax=REF` does) instead of running "
                    "dalecpy's frontend in this process.")
 def build(spec, context, target, platforms, build_args, sockets, ssh, secrets, output, no_cache, no_cache_filter,
@@ -183,27 +262,22 @@ def build(spec, context, target, platforms, build_args, sockets, ssh, secrets, o
     """Build TARGET of SPEC on a BuildKit daemon (dockerd or buildkitd) with dalecpy's own client.
 
     dalecpy's frontend runs in this process as a gateway build (image config, spec tests), unless
-    --frontend-image names a frontend image for the daemon to run."""
-    import os
-
+    --frontend-image names a frontend image for the daemon to run. The daemon gets the spec's directory
+    and, when the spec uses it, CONTEXT (default: the spec's directory; with SPEC `-`, read from stdin,
+    the current directory)."""
     from . import client
 
+    req = client.BuildRequest(
+        spec=STDIN_NAME if spec == STDIN_SPEC else spec, context=context, target=target, platforms=list(platforms), build_args=build_args,
+        sockets={**sockets, **ssh}, secrets=secrets, output=output, no_cache=no_cache,
+        no_cache_filter=tuple(no_cache_filter), addr=addr, progress=progress, frontend_image=frontend_image,
+        spec_data=_stdin_spec() if spec == STDIN_SPEC else None)
     try:
-        fwd = client.parse_kv_list(sockets, "--socket")
-        fwd.update(client.parse_kv_list(ssh, "--ssh", default_path=os.environ.get("SSH_AUTH_SOCK")))
-        req = client.BuildRequest(
-            spec=spec, context=context, target=target, platforms=list(platforms), build_args=build_args,
-            sockets=fwd, secrets=client.parse_secrets(secrets), output=client.parse_output(output),
-            no_cache=no_cache, no_cache_filter=tuple(no_cache_filter), addr=addr, progress=progress,
-            frontend_image=frontend_image)
         with _user_errors():
             results = client.build(req)
     except (client.BuildError, client.ConnectError) as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
     for r in results:
         dest = req.output.attrs.get("dest") or req.output.attrs.get("name") or ""
         resp = " ".join(f"{k}={v}" for k, v in sorted(r.exporter_response.items()) if len(v) < 200)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate testdata/: golden JSON dumps of every example's LLB per Debian target and platform.
+"""Regenerate testdata/: golden JSON dumps of the examples' LLB per target family, target and platform.
 
 Run after an intended change to the compiler, then review the diff: `python scripts/update-golden.py`.
 """
@@ -18,16 +18,23 @@ from dalecpy.platforms import Platform  # noqa: E402
 from dalecpy.spec import load_spec_file  # noqa: E402
 
 TARGETS = [f"{d}/{k}" for d in ("bookworm", "trixie") for k in ("worker", "deb", "container")]
-PLATFORMS = ("linux/amd64", "linux/arm64")
+#: one or more targets of every other family (Debian bullseye, Ubuntu, RPM, windowscross), for the examples whose
+#: artifacts every family packages
+FAMILY_TARGETS = ["bullseye/deb", "jammy/deb", "noble/container", "azlinux3/rpm", "azlinux3/container",
+                  "almalinux9/rpm", "rockylinux9/worker", "windowscross/zip", "windowscross/container"]
+FAMILY_SPECS = ("hello", "go-hello", "bazel-genrule")
+ARCHES = ("amd64", "arm64")
 
 
 def golden_cases():
     """(spec path, target, platform, golden file) for every case the golden test checks."""
     for spec in sorted((REPO / "specs").glob("*.yml")):
-        for target in TARGETS:
-            for platform in PLATFORMS:
-                name = f"{target.replace('/', '-')}-{platform.split('/')[1]}.json"
-                yield spec, target, platform, REPO / "testdata" / spec.stem / name
+        targets = TARGETS + (FAMILY_TARGETS if spec.stem in FAMILY_SPECS else [])
+        for target in targets:
+            os_ = "windows" if target.startswith("windowscross/") else "linux"
+            for arch in ARCHES:
+                name = f"{target.replace('/', '-')}-{arch}.json"
+                yield spec, target, f"{os_}/{arch}", REPO / "testdata" / spec.stem / name
 
 
 def render_json(spec: Path, target: str, platform: str) -> str:

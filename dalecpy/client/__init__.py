@@ -5,8 +5,9 @@ Its reason to exist: forwarding a raw unix socket (e.g. a Bazel remote cache) in
 buildx and the docker CLI cannot do (they only speak the ssh-agent protocol).
 """
 
-from .build import BuildError, BuildRequest, BuildResult, Output, build, parse_kv_list, parse_output, parse_secrets
-from .transport import ConnectError, parse_addr
+from .build import (BuildError, BuildRequest, BuildResult, FlagError, Output, build, parse_kv_list, parse_output,
+                    parse_secrets)
+from .transport import AddressError, ConnectError, parse_addr
 
-__all__ = ["BuildError", "BuildRequest", "BuildResult", "ConnectError", "Output", "build", "parse_addr",
-           "parse_kv_list", "parse_output", "parse_secrets"]
+__all__ = ["AddressError", "BuildError", "BuildRequest", "BuildResult", "ConnectError", "FlagError", "Output", "build",
+           "parse_addr", "parse_kv_list", "parse_output", "parse_secrets"]

@@ -13,15 +13,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TextIO
 
 import grpc
 
+from ..errors import UserError, one_line
 from ..platforms import Platform
 from .session import ExportTarget, LocalDir, Session, SessionConfig, new_id, shared_key
 from .transport import Address, ConnectError, Connection, parse_addr
@@ -29,6 +34,10 @@ from .transport import Address, ConnectError, Connection, parse_addr
 
 class BuildError(Exception):
     """A user-facing build failure (one line, no traceback)."""
+
+
+class FlagError(UserError, ValueError):
+    """A malformed `dalecpy build` flag value (`-o`, `--socket`, `--ssh`, `--secret`): a usage error."""
 
 
 @dataclass
@@ -47,13 +56,16 @@ def parse_output(value: str | None) -> Output:
     for part in value.split(","):
         k, sep, v = part.partition("=")
         if not sep:
-            raise BuildError(f"-o {value!r}: expected KEY=VALUE, got {part!r}")
+            raise FlagError(f"-o {value!r}: expected KEY=VALUE, got {part!r}")
         attrs[k.strip()] = v.strip()
+    for k, v in attrs.items():
+        if k != "dest" and one_line(f"{k}={v}") != f"{k}={v}":  # everything but dest goes to the daemon
+            raise FlagError(f"-o '{one_line(f'{k}={v}')}': control characters or bytes that are not UTF-8")
     typ = attrs.pop("type", "local")
     if typ not in ("local", "docker", "oci", "image", "moby"):
-        raise BuildError(f"-o: unsupported type {typ!r} (local, docker, oci)")
+        raise FlagError(f"-o: unsupported type {typ!r} (local, docker, oci)")
     if typ in ("local", "oci") and not attrs.get("dest"):
-        raise BuildError(f"-o type={typ}: dest= is required")
+        raise FlagError(f"-o type={typ}: dest= is required")
     return Output(typ, attrs)
 
 
@@ -64,12 +76,12 @@ def parse_kv_list(values, what: str, default_path: str | None = None) -> dict[st
         k, sep, path = v.partition("=")
         if not sep:
             if default_path is None:
-                raise BuildError(f"{what} {v!r}: expected ID=PATH")
+                raise FlagError(f"{what} {v!r}: expected ID=PATH")
             path = default_path
         if "," in path:
             path, _, opts = path.partition(",")
             if opts not in ("raw=true", "raw"):
-                raise BuildError(f"{what} {v!r}: unsupported option {opts!r} (forwarding is always raw)")
+                raise FlagError(f"{what} {v!r}: unsupported option {opts!r} (forwarding is always raw)")
         out[k or "default"] = os.path.abspath(path)
     return out
 
@@ -81,9 +93,9 @@ def parse_secrets(values) -> dict[str, str]:
         sid = attrs.get("id")
         src = attrs.get("src") or attrs.get("source")
         if not sid or not src:
-            raise BuildError(f"--secret {v!r}: expected id=ID,src=PATH")
+            raise FlagError(f"--secret {v!r}: expected id=ID,src=PATH")
         if not os.path.isfile(src):
-            raise BuildError(f"--secret {sid}: {src} is not a file")
+            raise FlagError(f"--secret {sid}: {src} is not a file")
         out[sid] = os.path.abspath(src)
     return out
 
@@ -103,6 +115,7 @@ class BuildRequest:
     addr: str | None = None
     progress: str = "auto"
     frontend_image: str | None = None  # run this frontend image in the daemon (gateway.v0) instead of ours
+    spec_data: bytes | None = None  # the spec itself (read from stdin): `spec` is then only its name
 
 
 @dataclass
@@ -135,18 +148,20 @@ def _exporter(addr: Address, out: Output, name_default: str) -> tuple[str, dict[
 def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
     """Run the build(s): one Solve per platform for a local export (none given: the daemon's default platform),
     one multi-platform Solve for an image or tarball."""
-    from ..spec import load_spec_file
+    from ..spec import load_spec, load_spec_file
 
     log = log or sys.stderr
-    if not os.path.isfile(req.spec):
-        raise BuildError(f"{req.spec}: no such spec file")
-    context = req.context or os.path.dirname(os.path.abspath(req.spec))
+    if req.spec_data is not None:
+        loaded = load_spec(req.spec_data, req.spec)  # SpecError goes to the caller as is
+        context = req.context or os.getcwd()
+    else:
+        loaded = load_spec_file(req.spec)
+        context = req.context or os.path.dirname(os.path.abspath(req.spec))
     if not os.path.isdir(context):
         raise BuildError(f"{context}: the context is not a directory")
     for sid, path in req.sockets.items():
         if not os.path.exists(path):
             raise BuildError(f"--socket/--ssh {sid}: {path} does not exist")
-    loaded = load_spec_file(req.spec)  # SpecError goes to the caller as is
     if not req.frontend_image:
         _precheck(req, loaded)
 
@@ -157,24 +172,42 @@ def build(req: BuildRequest, log: TextIO | None = None) -> list[BuildResult]:
         raise BuildError(str(exc)) from None
     results = []
     try:
-        default_platform = _check_daemon(conn)
-        platforms = req.platforms or [None]
-        if len(platforms) > 1 and req.output.type != "local":
-            # an image or tarball is one multi-platform result (one index), as with buildx
-            groups = [platforms]
-        else:  # a directory per platform: each solved alone, so one that fails leaves the others exported
-            groups = [[p] for p in platforms]
-        for group in groups:
-            try:
-                results.append(_build_one(req, loaded, conn, context, group, len(platforms) > 1, log,
-                                          default_platform))
-            except BuildError as exc:
-                foreign = [p for p in group if p is not None and str(p) != default_platform]
-                raise BuildError(_platform_hint(str(exc), group[0] if len(group) == 1 else
-                                                (foreign[0] if foreign else None))) from None
+        with _spec_file(req) as spec_path:
+            default_platform = _check_daemon(conn)
+            platforms = req.platforms or [None]
+            if len(platforms) > 1 and req.output.type != "local":
+                # an image or tarball is one multi-platform result (one index), as with buildx
+                groups = [platforms]
+            else:  # a directory per platform: each solved alone, so one that fails leaves the others exported
+                groups = [[p] for p in platforms]
+            for group in groups:
+                try:
+                    results.append(_build_one(req, loaded, conn, context, spec_path, group, len(platforms) > 1,
+                                              log, default_platform))
+                except BuildError as exc:
+                    foreign = [p for p in group if p is not None and str(p) != default_platform]
+                    raise BuildError(_platform_hint(str(exc), group[0] if len(group) == 1 else
+                                                    (foreign[0] if foreign else None))) from None
     finally:
         conn.close()
     return results
+
+
+@contextmanager
+def _spec_file(req: BuildRequest) -> Iterator[str]:
+    """The spec's path; a spec given as data is written to a private directory, which is what the daemon
+    gets as the spec's directory (the frontend reads the spec from there, as from any spec's directory)."""
+    if req.spec_data is None:
+        yield os.path.abspath(req.spec)
+        return
+    tmp = tempfile.mkdtemp(prefix="dalecpy-spec-")
+    try:
+        path = os.path.join(tmp, os.path.basename(req.spec) or "spec.yml")
+        with open(path, "wb") as f:
+            f.write(req.spec_data)
+        yield path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _precheck(req: BuildRequest, loaded) -> None:
@@ -194,7 +227,7 @@ def _platform_hint(message: str, plat) -> str:
     """Name the platform when the engine cannot provide its base image or run its binaries."""
     if plat is None or not any(m in message for m in _MISSING_IMAGE):
         return message
-    return (f"{message}\n(building for {plat}: this engine has no {plat} base image it can use, or cannot run "
+    return (f"{message} (building for {plat}: this engine has no {plat} base image it can use, or cannot run "
             f"{plat} binaries; load that platform's image, use a named context, or enable emulation with binfmt/qemu)")
 
 
@@ -218,8 +251,8 @@ def _check_daemon(conn: Connection) -> str:
     return "linux/amd64"
 
 
-def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plats: list, multi: bool, log: TextIO,
-               default_platform: str = "linux/amd64") -> BuildResult:
+def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, spec_path: str, plats: list, multi: bool,
+               log: TextIO, default_platform: str = "linux/amd64") -> BuildResult:
     """One Solve for `plats` (several: one multi-platform result; [None]: the daemon's default platform)."""
     from .control_pb2 import SolveRequest, SolveResponse, StatusRequest, StatusResponse
     from .gateway import GatewayRun, frontend_opts
@@ -227,18 +260,15 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plats:
     out = req.output
     target: ExportTarget | None = None
     if out.type == "local":
-        dest = out.attrs["dest"]
         plat = plats[0]
-        if multi and plat is not None:
-            dest = os.path.join(dest, f"{plat.os}_{plat.architecture}{'_' + plat.variant if plat.variant else ''}")
-        target = ExportTarget("dir", dest)
+        sub = f"{plat.os}_{plat.architecture}{'_' + plat.variant if plat.variant else ''}" if multi and plat else None
+        target = ExportTarget("dir", out.attrs["dest"], subdir=sub)
     elif out.type in ("oci", "docker") and (out.attrs.get("dest") or not conn.addr.is_docker):
         if out.attrs.get("dest"):
             target = ExportTarget("file", os.path.abspath(out.attrs["dest"]))
         else:  # docker tar from a standalone buildkitd: load it into the local docker
             target = ExportTarget("file", writer=_docker_load_writer)
 
-    spec_path = os.path.abspath(req.spec)
     config = SessionConfig(
         dirs={"context": LocalDir(context, dockerignore=True), "dockerfile": LocalDir(os.path.dirname(spec_path))},
         secrets=dict(req.secrets), sockets=dict(req.sockets), export=target,
@@ -251,37 +281,38 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plats:
     exporter, attrs = _exporter(conn.addr, out, _image_name(loaded))
     ref = new_id()
     session = Session(conn.channel, config)
-    solve_req = SolveRequest(Ref=ref, Session=session.id, ExporterDeprecated=exporter,
-                             ExporterAttrsDeprecated=attrs)
-    if req.frontend_image:  # the daemon runs that image as the frontend (what `# syntax=REF` does)
-        solve_req.Frontend = "gateway.v0"
-        solve_req.FrontendAttrs.update(opts)
-        solve_req.FrontendAttrs["source"] = req.frontend_image
-    # else: no Definition, no Frontend, no FrontendAttrs: a gateway build we run here (GatewayRun)
-    session.attach()
-    printer = _progress_printer(req.progress, log)
-    status_call = conn.channel.unary_stream("/moby.buildkit.v1.Control/Status",
-                                            request_serializer=StatusRequest.SerializeToString,
-                                            response_deserializer=StatusResponse.FromString)(StatusRequest(Ref=ref))
+    status_call = None
+    try:  # from here on the session is closed however this ends, Ctrl-C included
+        solve_req = SolveRequest(Ref=ref, Session=session.id, ExporterDeprecated=exporter,
+                                 ExporterAttrsDeprecated=attrs)
+        if req.frontend_image:  # the daemon runs that image as the frontend (what `# syntax=REF` does)
+            solve_req.Frontend = "gateway.v0"
+            solve_req.FrontendAttrs.update(opts)
+            solve_req.FrontendAttrs["source"] = req.frontend_image
+        # else: no Definition, no Frontend, no FrontendAttrs: a gateway build we run here (GatewayRun)
+        session.attach()
+        printer = _progress_printer(req.progress, log)
+        status_call = conn.channel.unary_stream("/moby.buildkit.v1.Control/Status",
+                                                request_serializer=StatusRequest.SerializeToString,
+                                                response_deserializer=StatusResponse.FromString)(StatusRequest(Ref=ref))
 
-    def status_loop() -> None:
-        try:
-            for st in status_call:
-                printer.update(st)
-        except grpc.RpcError:
-            pass
+        def status_loop() -> None:
+            try:
+                for st in status_call:
+                    printer.update(st)
+            except grpc.RpcError:
+                pass
 
-    st_thread = threading.Thread(target=status_loop, name="status", daemon=True)
-    st_thread.start()
-    solve = conn.channel.unary_unary("/moby.buildkit.v1.Control/Solve",
-                                     request_serializer=SolveRequest.SerializeToString,
-                                     response_deserializer=SolveResponse.FromString)
-    fut = solve.future(solve_req)
-    gateway = None
-    if not req.frontend_image:
-        gateway = GatewayRun(conn.channel, ref, session.id, opts, solve_done=fut.done).start()
-    gateway_failed_at = None
-    try:
+        st_thread = threading.Thread(target=status_loop, name="status", daemon=True)
+        st_thread.start()
+        solve = conn.channel.unary_unary("/moby.buildkit.v1.Control/Solve",
+                                         request_serializer=SolveRequest.SerializeToString,
+                                         response_deserializer=SolveResponse.FromString)
+        fut = solve.future(solve_req)
+        gateway = None
+        if not req.frontend_image:
+            gateway = GatewayRun(conn.channel, ref, session.id, opts, solve_done=fut.done).start()
+        gateway_failed_at = None
         try:
             while True:
                 try:
@@ -318,7 +349,8 @@ def _build_one(req: BuildRequest, loaded, conn: Connection, context: str, plats:
         st_thread.join(timeout=10)
         printer.flush()
     finally:
-        status_call.cancel()
+        if status_call is not None:
+            status_call.cancel()
         session.close()
     for warning in dict.fromkeys(session.server.warnings):
         print(f"warning: {warning}", file=sys.stderr)

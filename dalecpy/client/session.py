@@ -21,7 +21,7 @@ import secrets as _secrets
 import socket
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote_plus
@@ -57,6 +57,7 @@ class ExportTarget:
     path: str | None = None
     writer: Callable[[], object] | None = None  # returns a binary file-like object; closed at the end
     files: int = 0
+    subdir: str | None = None  # "dir": write into this directory of `path` (one platform of several)
 
 
 @dataclass
@@ -88,9 +89,16 @@ def _split(values: list[str]) -> list[str]:
 
 
 class SessionServer:
-    """The grpc server for one session, on a private unix socket."""
+    """The grpc server for one session, on a private unix socket.
+
+    An asyncio server on its own event-loop thread: socket forwards are coroutines, so any number of
+    forwarded connections (Bazel keeps a pool of them to its remote cache) hold no thread, and a stream the
+    daemon cancels is cancelled here and closes its socket at once. The file transfers do blocking file I/O
+    and stay plain handlers, run on a thread pool of their own.
+    """
 
     def __init__(self, config: SessionConfig, session_id: str | None = None) -> None:
+        import asyncio
         from concurrent.futures import ThreadPoolExecutor
 
         self.config = config
@@ -99,45 +107,70 @@ class SessionServer:
         # Not failures: a forwarded socket nobody listens on is the build's business (Bazel falls back to
         # local work), as with buildctl's raw forwarding. Reported once each after the build.
         self.warnings: list[str] = []
-        self._dir = tempfile.mkdtemp(prefix="dalecpy-session-")  # grpc.server binds the socket itself
+        self._dir = tempfile.mkdtemp(prefix="dalecpy-session-")  # grpc binds the socket itself
         self.path = os.path.join(self._dir, "session.sock")
-        self.server = grpc.server(
-            ThreadPoolExecutor(max_workers=64, thread_name_prefix="session"),
+        self.methods: list[str] = []
+        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="session")
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="session-loop", daemon=True)
+        self._thread.start()
+        self.server = self._call(self._start())
+
+    def _call(self, coro, timeout: float | None = 30):
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    async def _start(self):
+        server = grpc.aio.server(
+            migration_thread_pool=self._pool,
             options=[("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)],
         )
-        self.methods: list[str] = []
-        self._register()
-        self.server.add_insecure_port("unix:" + self.path)
-        self.server.start()
+        self._register(server)
+        server.add_insecure_port("unix:" + self.path)
+        await server.start()
+        return server
 
     def close(self) -> None:
         import shutil
 
-        self.server.stop(grace=None)
+        if self._loop.is_running():
+            try:
+                self._call(self.server.stop(None), timeout=10)
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(10)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         shutil.rmtree(self._dir, ignore_errors=True)
 
     # ---- registration -------------------------------------------------------------------------------
-    def _add(self, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
-        self.server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    def _add(self, server, service: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
         self.methods += [f"/{service}/{m}" for m in handlers]
 
-    def _register(self) -> None:
+    def _register(self, server) -> None:
         raw = dict(request_deserializer=None, response_serializer=None)
-        self._add("grpc.health.v1.Health", {"Check": grpc.unary_unary_rpc_method_handler(
-            lambda req, ctx: b"\x08\x01", **raw)})  # HealthCheckResponse{status: SERVING}
-        self._add("moby.filesync.v1.FileSync", {"DiffCopy": grpc.stream_stream_rpc_method_handler(
+
+        async def health(req, ctx) -> bytes:
+            return b"\x08\x01"  # HealthCheckResponse{status: SERVING}
+
+        async def credentials(req, ctx) -> CredentialsResponse:
+            return CredentialsResponse()
+
+        self._add(server, "grpc.health.v1.Health", {"Check": grpc.unary_unary_rpc_method_handler(health, **raw)})
+        self._add(server, "moby.filesync.v1.FileSync", {"DiffCopy": grpc.stream_stream_rpc_method_handler(
             self._diffcopy, request_deserializer=Packet.FromString, response_serializer=Packet.SerializeToString)})
         if self.config.export is not None:
-            self._add("moby.filesync.v1.FileSend", {"DiffCopy": grpc.stream_stream_rpc_method_handler(
+            self._add(server, "moby.filesync.v1.FileSend", {"DiffCopy": grpc.stream_stream_rpc_method_handler(
                 self._filesend, **raw)})
-        self._add("moby.filesync.v1.Auth", {"Credentials": grpc.unary_unary_rpc_method_handler(
-            lambda req, ctx: CredentialsResponse(), request_deserializer=CredentialsRequest.FromString,
+        self._add(server, "moby.filesync.v1.Auth", {"Credentials": grpc.unary_unary_rpc_method_handler(
+            credentials, request_deserializer=CredentialsRequest.FromString,
             response_serializer=CredentialsResponse.SerializeToString)})
-        self._add("moby.buildkit.secrets.v1.Secrets", {"GetSecret": grpc.unary_unary_rpc_method_handler(
+        self._add(server, "moby.buildkit.secrets.v1.Secrets", {"GetSecret": grpc.unary_unary_rpc_method_handler(
             self._get_secret, request_deserializer=GetSecretRequest.FromString,
             response_serializer=GetSecretResponse.SerializeToString)})
         if self.config.sockets:
-            self._add("moby.sshforward.v1.SSH", {
+            self._add(server, "moby.sshforward.v1.SSH", {
                 "CheckAgent": grpc.unary_unary_rpc_method_handler(
                     self._check_agent, request_deserializer=CheckAgentRequest.FromString,
                     response_serializer=CheckAgentResponse.SerializeToString),
@@ -166,7 +199,11 @@ class SessionServer:
         target = self.config.export
         assert target is not None
         if target.kind == "dir":
-            rx = filesync.Receiver(target.path)
+            try:
+                rx = filesync.Receiver(target.path, target.subdir)  # type: ignore[arg-type]
+            except filesync.DiffCopyError as exc:
+                self.errors.append(f"local export: {exc}")
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
             base = target.files
 
             def consume() -> None:
@@ -181,8 +218,10 @@ class SessionServer:
                     if not rx.complete:
                         self.errors.append("local export: the daemon ended the transfer before all files arrived")
                 except Exception as exc:  # report and stop the response stream
-                    self.errors.append(f"local export: {exc!r}")
+                    self.errors.append(f"local export: {exc}")
                     rx.out.put(Packet(type=filesync.ERR, data=str(exc).encode()))
+                finally:
+                    rx.close()
                 rx.out.put(None)
 
             threading.Thread(target=consume, name="filesend-recv", daemon=True).start()
@@ -201,66 +240,67 @@ class SessionServer:
         return
         yield  # pragma: no cover - make this a generator
 
-    # ---- secrets -------------------------------------------------------------------------------------
-    def _get_secret(self, req: GetSecretRequest, context) -> GetSecretResponse:
+    # ---- secrets ----------------------------------------------------------------------------------------
+    async def _get_secret(self, req: GetSecretRequest, context) -> GetSecretResponse:
         path = self.config.secrets.get(req.ID)
         if path is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"secret {req.ID} not found")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"secret {req.ID} not found")
         try:
             return GetSecretResponse(data=Path(path).read_bytes())
         except OSError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"secret {req.ID}: {exc}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"secret {req.ID}: {exc.strerror}")
 
     # ---- ssh / raw socket forwarding ---------------------------------------------------------------
-    def _check_agent(self, req: CheckAgentRequest, context) -> CheckAgentResponse:
+    async def _check_agent(self, req: CheckAgentRequest, context) -> CheckAgentResponse:
         sid = req.ID or "default"
         if sid not in self.config.sockets:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"unset ssh forward key {sid}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unset ssh forward key {sid}")
         return CheckAgentResponse()
 
-    def _forward_agent(self, requests, context) -> Iterator[SSHBytes]:
+    async def _forward_agent(self, requests, context) -> AsyncIterator[SSHBytes]:
+        import asyncio
+
         md = _metadata(context)
         sid = (md.get("buildkit.ssh.id") or ["default"])[0] or "default"
         path = self.config.sockets.get(sid)
         if path is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"unset ssh forward key {sid}")
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unset ssh forward key {sid}")
         try:
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            conn.connect(path)
+            reader, writer = await asyncio.open_unix_connection(path)
         except OSError as exc:
-            self.warnings.append(f"--socket {sid}={path}: {exc}")
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {path}: {exc}")
-        yield from forward_bytes(conn, (m.data for m in requests), SSHBytes)
+            self.warnings.append(f"--socket {sid}={path}: {exc.strerror or exc}")
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"failed to connect to {path}: {exc.strerror or exc}")
+        async for message in forward_bytes(reader, writer, (m.data async for m in requests), SSHBytes):
+            yield message
 
 
-def forward_bytes(conn: socket.socket, incoming, message_type) -> Iterator:
-    """Copy a stream of byte chunks into `conn` (in a thread) and yield `message_type(data=...)` for
-    everything read back from it, unchanged, until the socket reaches EOF."""
+async def forward_bytes(reader, writer, incoming: AsyncIterator[bytes], message_type) -> AsyncIterator:
+    """Copy byte chunks from `incoming` into the socket (`reader`, `writer`) and yield `message_type(data=...)`
+    for everything read back from it, unchanged, until the socket reaches EOF. The end of `incoming`
+    half-closes the socket; however this generator ends (EOF, error, or the stream cancelled: CancelledError
+    at an await), the socket is closed right away."""
+    import asyncio
 
-    def writer() -> None:
+    async def pump_in() -> None:
         try:
-            for data in incoming:
+            async for data in incoming:
                 if data:
-                    conn.sendall(data)
-        except Exception:
-            pass
-        try:
-            conn.shutdown(socket.SHUT_WR)
-        except OSError:
+                    writer.write(data)
+                    await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+        except (OSError, grpc.RpcError, asyncio.IncompleteReadError):
             pass
 
-    threading.Thread(target=writer, name="ssh-in", daemon=True).start()
+    task = asyncio.ensure_future(pump_in())
     try:
-        while True:
-            try:
-                data = conn.recv(1 << 15)
-            except OSError:
-                break
-            if not data:
-                break
+        while data := await reader.read(1 << 15):
             yield message_type(data=data)
+    except OSError:
+        pass
     finally:
-        conn.close()
+        task.cancel()
+        writer.close()
 
 
 def _run_with_queue(fn: Callable[[Callable[[object], None]], None], errors: list[str], what: str) -> Iterator:
@@ -298,7 +338,8 @@ class Session:
     def metadata(self) -> list[tuple[str, str]]:
         md = [
             ("x-docker-expose-session-uuid", self.id),
-            ("x-docker-expose-session-name", self.config.name),
+            # a label only; gRPC refuses header values that are not printable ASCII (a context dir "café")
+            ("x-docker-expose-session-name", "".join(c if " " <= c <= "~" else "_" for c in self.config.name)),
             ("x-docker-expose-session-sharedkey", self.config.shared_key),
         ]
         md += [("x-docker-expose-session-grpc-method", m) for m in self.server.methods]
@@ -352,4 +393,4 @@ class Session:
 
 
 def shared_key(path: str) -> str:
-    return hashlib.sha256(os.path.abspath(path).encode()).hexdigest()[:32]
+    return hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:32]

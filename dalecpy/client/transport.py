@@ -12,9 +12,11 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from typing import Mapping
+from urllib.parse import urlsplit
 
 from .._unixsock import PrivateSocket
+from ..errors import UserError, one_line
 
 MAX_MESSAGE = 16 << 20
 CHANNEL_OPTIONS = [
@@ -31,6 +33,10 @@ class ConnectError(Exception):
     """The daemon cannot be reached (clear, user-facing message)."""
 
 
+class AddressError(UserError, ValueError):
+    """A daemon address (--addr, BUILDKIT_HOST, DOCKER_HOST) that is not one we can dial."""
+
+
 @dataclass(frozen=True)
 class Address:
     kind: str  # "buildkitd" or "docker"
@@ -42,38 +48,69 @@ class Address:
         return self.kind == "docker"
 
 
-def parse_addr(addr: str | None, env: dict[str, str] | None = None) -> Address:
+_FORMS = "use unix://PATH, tcp://HOST:PORT or docker://[DOCKER_HOST]"
+
+
+def parse_addr(addr: str | None, env: Mapping[str, str] | None = None) -> Address:
     """--addr value -> Address. Default: BUILDKIT_HOST, else DOCKER_HOST (dockerd), else the docker socket.
 
     docker:// uses DOCKER_HOST (or the default socket); docker://unix:///path or docker+unix:///path and
-    docker+tcp://host:port name the dockerd explicitly.
+    docker+tcp://host:port name the dockerd explicitly. AddressError (one line) for anything else.
     """
     env = os.environ if env is None else env
+    origin = "address"
     if not addr:
-        addr = env.get("BUILDKIT_HOST") or "docker://"
+        addr, origin = (env["BUILDKIT_HOST"], "BUILDKIT_HOST") if env.get("BUILDKIT_HOST") else ("docker://", "")
+    _check_text(addr, origin)
     if addr.startswith("docker+"):
-        return _docker(addr[len("docker+"):], addr)
+        return _docker(addr[len("docker+"):], addr, origin)
     if addr.startswith("docker://"):
         rest = addr[len("docker://"):]
         if rest:
-            return _docker(rest, addr)
-        return _docker(env.get("DOCKER_HOST") or "unix://" + DEFAULT_DOCKER_SOCK, addr)
-    u = urlparse(addr)
-    if u.scheme == "unix":
-        path = u.path or u.netloc
-        return Address("buildkitd", "unix:" + path, addr)
-    if u.scheme == "tcp":
-        return Address("buildkitd", u.netloc, addr)
-    raise ConnectError(f"unsupported address {addr!r}: use unix://PATH, tcp://HOST:PORT or docker://[DOCKER_HOST]")
+            return _docker(rest, addr, origin)
+        host = env.get("DOCKER_HOST") or "unix://" + DEFAULT_DOCKER_SOCK
+        _check_text(host, "DOCKER_HOST")
+        return _docker(host, addr, "DOCKER_HOST")
+    kind, target = _endpoint(addr, origin, _FORMS)
+    return Address("buildkitd", target if kind == "unix" else target[len("tcp:"):], addr)
 
 
-def _docker(host: str, display: str) -> Address:
-    u = urlparse(host)
-    if u.scheme == "unix":
-        return Address("docker", "unix:" + (u.path or u.netloc), display)
-    if u.scheme == "tcp":
-        return Address("docker", "tcp:" + u.netloc, display)
-    raise ConnectError(f"unsupported DOCKER_HOST {host!r} (unix:// or tcp:// only)")
+def _docker(host: str, display: str, origin: str) -> Address:
+    _, target = _endpoint(host, origin or "DOCKER_HOST", "dockerd is reached by unix:// or tcp:// only")
+    return Address("docker", target, display)
+
+
+def _check_text(value: str, origin: str) -> None:
+    if one_line(value) != value:  # control characters, or bytes that are not UTF-8 (lone surrogates here)
+        raise AddressError(f"invalid {origin} '{one_line(value)}': control characters or bytes that are not UTF-8")
+
+
+def _endpoint(value: str, origin: str, forms: str) -> tuple[str, str]:
+    """("unix", "unix:PATH") or ("tcp", "tcp:HOST:PORT") for a unix:// or tcp:// URL."""
+    def bad(why: str) -> AddressError:
+        return AddressError(f"invalid {origin or 'address'} '{one_line(value)}': {why}")
+
+    scheme, sep, rest = value.partition("://")
+    if not sep and value.startswith("unix:"):  # grpc's unix:PATH
+        scheme, sep, rest = "unix", ":", value[len("unix:"):]
+    if not sep:
+        raise bad(forms)
+    if scheme == "unix":
+        if not rest:
+            raise bad("no socket path")
+        return "unix", "unix:" + rest
+    if scheme != "tcp":
+        raise bad(f"unsupported scheme '{one_line(scheme)}': {forms}")
+    try:
+        u = urlsplit(value)
+        host, port = u.hostname, u.port
+    except ValueError as exc:  # an unclosed [IPv6 bracket, a port that is not a number or out of range
+        raise bad(str(exc)) from None
+    if not host or port is None:
+        raise bad("expected tcp://HOST:PORT")
+    if u.path not in ("", "/") or u.query or u.fragment:
+        raise bad("expected tcp://HOST:PORT and nothing after it")
+    return "tcp", f"tcp:[{host}]:{port}" if ":" in host else f"tcp:{host}:{port}"
 
 
 def _dial_raw(target: str, timeout: float | None = 10.0) -> socket.socket:
@@ -84,7 +121,7 @@ def _dial_raw(target: str, timeout: float | None = 10.0) -> socket.socket:
             s.connect(target[5:])
         else:
             host, _, port = target[4:].rpartition(":")
-            s = socket.create_connection((host, int(port)), timeout=timeout)
+            s = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
     except OSError as exc:
         raise ConnectError(f"cannot connect to {target}: {exc}") from None
     return s

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Iterator
 
 from .. import llb
@@ -33,6 +34,8 @@ __all__ = [
 def _context(loaded: LoadedSpec, options: CompileOptions) -> tuple[Route, BuildContext]:
     options.check()
     route = lookup(options.target)
+    if options.platform is None:
+        options = replace(options, platform=route.default_platform(options.build_platform))
     route.check_platform(options.target_platform)
     spec = loaded.resolve(
         options.build_args,
@@ -91,10 +94,20 @@ def compile_spec(loaded: LoadedSpec, options: CompileOptions) -> CompileResult:
 
 def effective_caches(loaded: LoadedSpec, options: CompileOptions) -> list[_caches.CacheMount]:
     """The cache mounts a build of this target and platform uses: what a user checks when a cache misses."""
+    from .distros import RPM_DISTROS, WINDOWSCROSS
+
     with _positioned(loaded):
         route, ctx = _context(loaded, options)
         if route.distro_key is None:
             return []
-        ns = _caches.CacheNamespace.for_build(route.distro_key, ctx.platform, options.build_args)
+        platform = ctx.platform
+        if route.target_key == WINDOWSCROSS.key:
+            from .windows import _worker_platform
+
+            platform = _worker_platform(ctx)
+        ns = _caches.CacheNamespace.for_build(route.distro_key, platform, options.build_args)
         setup = _caches.user_caches(ctx.spec, ctx.target_key, ns)
+    rpm = next((r for r in RPM_DISTROS if r.key == route.target_key), None)
+    if rpm is not None:
+        return [*setup.caches, *_caches.package_manager_caches(ns, rpm.cache_dirs, "package manager")]
     return [*setup.caches, *_caches.apt_caches(ns)]

@@ -13,6 +13,7 @@ from .. import llb
 from ..platforms import Platform
 from ..spec import Spec
 from ..spec.models import CacheConfig, GoBuildCache
+from .distros import RPM_DISTROS
 from .mounts import MountTable, mount_point
 
 GOBUILD_CACHE_DIR = "/tmp/dalec/gobuild-cache"
@@ -21,6 +22,7 @@ BAZEL_SOCKET_PATH = "/tmp/dalec/bazel-remote.sock"
 BAZEL_SOCKET_ID = "bazel-default"
 BAZELRC_PATH = "/etc/bazel.bazelrc"
 APT_CACHE_DIRS = ("/var/cache/apt", "/var/lib/apt")
+RPM_CACHE_DIRS = tuple(sorted({d for r in RPM_DISTROS for d in r.cache_dirs}))
 
 CACHE_NS_ARG = "BUILDKIT_CACHE_MOUNT_NS"
 
@@ -54,7 +56,7 @@ _SHARING = {
 class CacheMount:
     """One effective cache mount: what `dalecpy caches` prints and what the build op gets."""
 
-    kind: str  # dir | gobuild | bazel | apt
+    kind: str  # dir | gobuild | bazel | apt | package manager
     id: str
     dest: str
     sharing: str  # shared | private | locked
@@ -105,11 +107,15 @@ def needs_auto_gobuild(spec: Spec, target_key: str) -> bool:
     return spec.has_golang(target_key) or spec.has_gomods()
 
 
+def package_manager_caches(ns: CacheNamespace, dirs: Iterable[str], kind: str) -> tuple[CacheMount, ...]:
+    """A package manager's caches (apt's, dnf's, tdnf's): `locked` as in Dalec, namespaced like every other
+    cache (`<distroKey>-<platform>-dalec-var-cache-dnf`); Dalec keys them by distro only (plus the platform
+    for RPM distros)."""
+    return tuple(CacheMount(kind, ns.cache_id("dalec" + d.replace("/", "-")), d, "locked") for d in dirs)
+
+
 def apt_caches(ns: CacheNamespace) -> tuple[CacheMount, ...]:
-    """Apt's package caches; `locked` as in Dalec, namespaced like every other cache (Dalec keys them by codename only)."""
-    return tuple(
-        CacheMount("apt", ns.cache_id("dalec" + d.replace("/", "-")), d, "locked") for d in APT_CACHE_DIRS
-    )
+    return package_manager_caches(ns, APT_CACHE_DIRS, "apt")
 
 
 def user_caches(spec: Spec, target_key: str, ns: CacheNamespace, table: MountTable | None = None) -> CacheSetup:
@@ -183,4 +189,5 @@ def _reserved_prefixes(ns: CacheNamespace) -> Iterable[tuple[str, str]]:
         ("gobuild", ns.builtin_id(_GOBUILD_SUFFIX)),
         ("bazel", ns.builtin_id(_BAZEL_SUFFIX)),
         *(("apt", c.id) for c in apt_caches(ns)),
+        *((c.kind, c.id) for c in package_manager_caches(ns, RPM_CACHE_DIRS, "package manager")),
     )

@@ -1,18 +1,18 @@
-"""The Debian target family: `<codename>/worker`, `/deb` and `/container`."""
+"""The Debian target family (Debian and Ubuntu): `<codename>/worker`, `/deb`, `/container`, `/testing/container`."""
 
 from __future__ import annotations
 
 import json
 import posixpath
 import re
-from dataclasses import dataclass
 
 from .. import llb, refs
 from . import artifacts, caches, deb
+from .distros import DEB_DISTROS, DebDistro
 from .mounts import BUILD_DIR, MountTable
 from .options import NO_CACHE_CONTAINER, NO_CACHE_PKG, BuildContext, CompileError, TargetOutput
 from .script import DEFAULT_PATH, SCRIPT_DIR, build_script, squote
-from .sources import SourceEnv, image_state, source_mount, sources_tree
+from .sources import SourceEnv, image_state, sources_tree, step_mounts
 from .unsupported import refuse_unsupported
 
 PKG_OUT_DIR = "/tmp/dalec/out"
@@ -20,26 +20,8 @@ PKG_IN_DIR = "/tmp/dalec/pkg"
 _BASE_ENV = (("PATH", DEFAULT_PATH), ("DEBIAN_FRONTEND", "noninteractive"))
 
 
-@dataclass(frozen=True)
-class Distro:
-    codename: str
-    version_id: str  # Dalec's distroKey for deb families: the os-release VERSION_ID with the distro id
-    description: str
-    systemd_unit_dir: str  # where the distro's dh_installsystemd installs units
-
-    @property
-    def image_ref(self) -> str:
-        return f"docker.io/library/debian:{self.codename}"
-
-    @property
-    def worker_context(self) -> str:
-        return f"dalec-{self.codename}-worker"
-
-
-DISTROS = (
-    Distro("bookworm", "debian12", "Debian 12 (bookworm)", "/lib/systemd/system"),
-    Distro("trixie", "debian13", "Debian 13 (trixie)", "/usr/lib/systemd/system"),
-)
+Distro = DebDistro
+DISTROS = DEB_DISTROS
 
 
 def _base(ref: str, ctx: BuildContext) -> llb.State:
@@ -58,28 +40,34 @@ def _scripts(name: str, files: dict[str, str]) -> llb.State:
     return llb.scratch().file(action, custom_name=name)
 
 
-def _apt_mounts(ctx: BuildContext, distro: Distro) -> tuple[llb.Mount, ...]:
-    ns = caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
+def _apt_mounts(ctx: BuildContext, distro: Distro, ns: caches.CacheNamespace | None = None) -> tuple[llb.Mount, ...]:
+    ns = ns or caches.CacheNamespace.for_build(distro.version_id, ctx.platform, ctx.options.build_args)
     return tuple(c.mount() for c in caches.apt_caches(ns))
 
 
 _APT_PREP = "rm -f /etc/apt/apt.conf.d/docker-clean\napt-get update\n"
 
 
+def worker_image_ref(ctx: BuildContext, context_name: str, default_ref: str) -> str:
+    """The worker image: `default_ref`, or the `docker-image://` reference given as named context `context_name`."""
+    override = ctx.options.named_contexts.get(context_name)
+    if not override:
+        return default_ref
+    if not override.startswith("docker-image://"):
+        raise CompileError(
+            f"named context {context_name}: only docker-image:// references are supported, got {override!r}"
+        )
+    ref = override[len("docker-image://") :]
+    try:
+        refs.normalize_image_ref(ref)
+    except refs.RefError as exc:
+        raise CompileError(f"named context {context_name}: invalid image reference: {exc}") from None
+    return ref
+
+
 def worker(ctx: BuildContext, distro: Distro) -> llb.State:
     """The build environment: the distro image (or the named-context override) with the build deps installed."""
-    override = ctx.options.named_contexts.get(distro.worker_context)
-    ref = distro.image_ref
-    if override:
-        if not override.startswith("docker-image://"):
-            raise CompileError(
-                f"named context {distro.worker_context}: only docker-image:// references are supported, got {override!r}"
-            )
-        ref = override[len("docker-image://") :]
-        try:
-            refs.normalize_image_ref(ref)
-        except refs.RefError as exc:
-            raise CompileError(f"named context {distro.worker_context}: invalid image reference: {exc}") from None
+    ref = worker_image_ref(ctx, distro.worker_context, distro.image_ref)
     st = _base(ref, ctx)
     deps = dict(ctx.spec.get_build_deps(ctx.target_key) or {})
     if ctx.spec.patches and "patch" not in deps:
@@ -89,7 +77,8 @@ def worker(ctx: BuildContext, distro: Distro) -> llb.State:
     return install_deps(ctx, distro, st, deps, "build")
 
 
-def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: str) -> llb.State:
+def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: str,
+                 ns: caches.CacheNamespace | None = None) -> llb.State:
     """Install `deps` (a dependency map) into `st` with apt, through one generated meta-package whose
     Depends are the deps, so apt resolves versions and constraints in one go. `kind` is the dependency
     field ("build", "test"): it names the package and the op, and positions errors in the spec."""
@@ -112,7 +101,7 @@ def install_deps(ctx: BuildContext, distro: Distro, st: llb.State, deps, kind: s
     files = _scripts(f"{kind} dependencies: scripts", {"deps.control": control, "install-deps.sh": script})
     return st.run(
         [f"{SCRIPT_DIR}/install-deps.sh"],
-        mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro)),
+        mounts=(llb.Mount.bind(SCRIPT_DIR, files, readonly=True), *_apt_mounts(ctx, distro, ns)),
         custom_name=f"Install {kind} dependencies: {', '.join(sorted(deps))}",
     ).root
 
@@ -153,14 +142,7 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
         env=dict(setup.env) | dict(build.env or {}),
         steps=[(s.command, dict(s.env or {})) for s in steps],
     )
-    step_mounts = []
-    for i, s in enumerate(steps):
-        for j, m in enumerate(s.mounts or ()):
-            # All steps run in one op: a mount point is shared by steps that mount the same source there,
-            # and a collision when the sources differ (Dalec runs one op per step).
-            if table.claim(m.dest, ("build", "steps", i, "mounts", j, "dest"), f"the mount of step {i} mount {j}",
-                           f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
-                step_mounts.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
+    mounts = step_mounts(steps, table, env)
     table.check()
     files = _scripts("build script", {"build.sh": script})
     network = llb.NetMode.SANDBOX if build.network_mode == "sandbox" else llb.NetMode.NONE
@@ -172,7 +154,7 @@ def build_op(ctx: BuildContext, distro: Distro) -> tuple[llb.State, llb.State]:
             llb.Mount.bind(BUILD_DIR, tree),
             llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
             *setup.mounts,
-            *step_mounts,
+            *mounts,
         ),
         custom_name=f"Build {ctx.spec.name} ({len(steps)} step{'s' if len(steps) != 1 else ''})",
         ignore_cache=ctx.options.ignores_cache(NO_CACHE_PKG),
@@ -378,8 +360,19 @@ def _container_base(ctx: BuildContext, distro: Distro) -> tuple[str, llb.State]:
     return img.ref, st
 
 
+def _dpkg_excludes_mask(ctx: BuildContext, distro: Distro) -> tuple[llb.Mount, ...]:
+    """An empty file over Ubuntu's /etc/dpkg/dpkg.cfg.d/excludes while a package with docs, man pages or
+    licenses is installed, so dpkg installs them (as Dalec does)."""
+    a = ctx.spec.get_artifacts(ctx.target_key)
+    if not distro.dpkg_excludes or not (a.docs or a.manpages or a.licenses):
+        return ()
+    empty = llb.scratch().file(llb.mkfile("/excludes", 0o644, ""), custom_name="empty dpkg excludes")
+    return (llb.Mount.bind("/etc/dpkg/dpkg.cfg.d/excludes", empty, selector="excludes"),)
+
+
 def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
-    """`/container`: the distro image with the package installed by apt (runtime deps resolved)."""
+    """`/container` and `/testing/container`: the distro image (or the spec's base) with the package
+    installed by apt (runtime deps resolved)."""
     refuse_unsupported(ctx, "container")
     pkg = deb_package(ctx, distro)
     ref, base = _container_base(ctx, distro)
@@ -394,6 +387,7 @@ def container(ctx: BuildContext, distro: Distro) -> TargetOutput:
             llb.Mount.bind(PKG_IN_DIR, pkg, readonly=True),
             llb.Mount.bind(SCRIPT_DIR, files, readonly=True),
             *_apt_mounts(ctx, distro),
+            *_dpkg_excludes_mask(ctx, distro),
         ),
         custom_name=f"Install {ctx.spec.name} into {ref}",
         ignore_cache=ctx.options.ignores_cache(NO_CACHE_CONTAINER),
@@ -409,3 +403,19 @@ def worker_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
 def deb_target(ctx: BuildContext, distro: Distro) -> TargetOutput:
     refuse_unsupported(ctx, "deb")
     return TargetOutput(deb_package(ctx, distro))
+
+
+def sources_target(ctx: BuildContext) -> TargetOutput:
+    """`debug/sources`: every source, each at /<name>, as the build steps see them."""
+    refuse_unsupported(ctx, "sources")
+    return TargetOutput(sources_tree(ctx.spec.sources or {}, SourceEnv.for_build(ctx)))
+
+
+def patched_sources_target(ctx: BuildContext) -> TargetOutput:
+    """`debug/patched-sources`: the sources with the spec's patches applied, on a bookworm worker with `patch`."""
+    refuse_unsupported(ctx, "sources")
+    bookworm = next(d for d in DISTROS if d.codename == "bookworm")
+    st = _base(bookworm.image_ref, ctx)
+    if ctx.spec.patches:
+        st = install_deps(ctx, bookworm, st, {"patch": None}, "build")
+    return TargetOutput(_patched_sources(ctx, st, SourceEnv.for_build(ctx)))

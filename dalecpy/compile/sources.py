@@ -225,3 +225,16 @@ def sources_tree(spec_sources: Mapping[str, object], env: SourceEnv) -> llb.Stat
     if action is None:
         return llb.scratch()
     return llb.scratch().file(action, custom_name="collect sources")
+
+
+def step_mounts(steps, table, env: SourceEnv) -> list[llb.Mount]:
+    """The build steps' `mounts` on the one op that runs every step, each mount point claimed in `table` (a
+    MountTable): steps that mount the same source at one point share it; different sources there collide
+    (Dalec runs one op per step)."""
+    out = []
+    for i, s in enumerate(steps):
+        for j, m in enumerate(s.mounts or ()):
+            if table.claim(m.dest, ("build", "steps", i, "mounts", j, "dest"), f"the mount of step {i} mount {j}",
+                           f"build: step {i}: mount {j}: mount", identity=("source", m.spec)):
+                out.append(source_mount(m.dest, f"step{i}-mount{j}", m.spec, env))
+    return out

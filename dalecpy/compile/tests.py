@@ -24,6 +24,7 @@ import json
 from .. import llb
 from ..spec.models import CheckOutput, FileCheckOutput, TestSpec
 from .debian import DISTROS, Distro, _scripts, install_deps
+from .distros import RPM_DISTROS, RpmDistro
 from .mounts import MountTable
 from .options import NO_CACHE_TESTS, BuildContext, CompileError, TargetOutput
 from .script import SCRIPT_DIR, squote
@@ -58,21 +59,27 @@ def skip_tests(build_args) -> bool:
         ) from None
 
 
-def _distro(target_key: str) -> Distro | None:
-    return next((d for d in DISTROS if d.codename == target_key), None)
+def _distro(target_key: str) -> Distro | RpmDistro | None:
+    return next((d for d in DISTROS if d.codename == target_key), None) or next(
+        (r for r in RPM_DISTROS if r.key == target_key), None)
 
 
 def compile_tests(ctx: BuildContext, out: TargetOutput) -> list[tuple[str, llb.State]]:
-    """(name, state) per spec test for a container target; [] for other targets or when tests are skipped."""
+    """(name, state) per spec test for a Debian or RPM container target; [] for other targets (and windowscross,
+    as in Dalec) or when tests are skipped."""
     distro = _distro(ctx.target_key)
-    if distro is None or out.base_image is None or skip_tests(ctx.options.build_args):
+    if distro is None or out.image is None or skip_tests(ctx.options.build_args):
         return []
     tests = ctx.spec.get_tests(ctx.target_key)
     if not tests:
         return []
     base = out.state
     deps = ctx.spec.get_test_deps(ctx.target_key)
-    if deps:
+    if deps and isinstance(distro, RpmDistro):
+        from . import rpm
+
+        base = rpm.install_deps(ctx, distro, base, deps, "test", root=rpm.ROOTFS)
+    elif deps:
         base = install_deps(ctx, distro, base, deps, "test")
     env = SourceEnv.for_build(ctx)
     out_states = []

@@ -12,7 +12,10 @@ from typing import Iterator
 from ..spec import Spec
 from .options import BuildContext, UnsupportedSetting
 
-_PACKAGES = ("deb", "container")  # route kinds that build the package
+_PACKAGES = ("deb", "container", "rpm", "rpm-container", "windows")  # route kinds that build the package
+_OWNERSHIP = ("deb", "container")  # kinds without users, groups and owners (RPMs have them: %pre, %attr)
+_CONTAINERS = ("container", "rpm-container")
+_NO_CAPABILITIES = ("deb", "container", "windows")  # RPMs set them (%caps)
 
 
 def _ownership(spec: Spec, key: str) -> Iterator[tuple[tuple, str]]:
@@ -47,12 +50,13 @@ def _settings(ctx: BuildContext, kind: str) -> Iterator[tuple[tuple, str]]:
     if kind not in _PACKAGES:
         return
     a = spec.get_artifacts(key)
-    if a.users:
-        yield spec.override_path(key, "artifacts") + ("users",), "artifacts.users (creating users on install)"
-    if a.groups:
-        yield spec.override_path(key, "artifacts") + ("groups",), "artifacts.groups (creating groups on install)"
-    yield from _ownership(spec, key)
-    for field in ("binaries", "libexec", "libs", "opt"):
+    if kind in _OWNERSHIP:
+        if a.users:
+            yield spec.override_path(key, "artifacts") + ("users",), "artifacts.users (creating users on install)"
+        if a.groups:
+            yield spec.override_path(key, "artifacts") + ("groups",), "artifacts.groups (creating groups on install)"
+        yield from _ownership(spec, key)
+    for field in ("binaries", "libexec", "libs", "opt") if kind in _NO_CAPABILITIES else ():
         for name, cfg in sorted(getattr(a, field).items()):
             if cfg.linux_capabilities:
                 yield (spec.override_path(key, "artifacts") + (field, name, "linux_capabilities"),
@@ -60,14 +64,15 @@ def _settings(ctx: BuildContext, kind: str) -> Iterator[tuple[tuple, str]]:
     pc = spec.get_package_config(key)
     if pc is not None and pc.signer is not None:
         yield spec.override_path(key, "package_config") + ("signer",), "package_config.signer (package signing)"
-    if kind == "container":
+    if kind in _CONTAINERS:
         post = spec.get_image(key).post
         if post is not None and post.symlinks:
             yield spec.image_path(key, "post") + ("symlinks",), "image.post.symlinks"
 
 
 def refuse_unsupported(ctx: BuildContext, kind: str) -> None:
-    """Raise one UnsupportedSetting naming every setting a `kind` build (worker, deb, container) would ignore."""
+    """Raise one UnsupportedSetting naming every setting a `kind` build (worker, deb, container, rpm,
+    rpm-container, windows, sources) would ignore."""
     found = list(_settings(ctx, kind))
     if found:
         raise UnsupportedSetting.many([(path, f"{what} is not supported yet") for path, what in found])

@@ -17,9 +17,9 @@ from typing import Any, Mapping
 from . import gateway_pb2 as gw
 from . import status_pb2
 from . import subrequests
-from ..errors import UserError
+from ..errors import UserError, one_line
 from .bridge import Bridge, rpc_failure, solve_ref
-from .options import FrontendOptions, OptionError, build_platform
+from .options import FrontendOptions, OptionError, build_platform, env_text
 
 # google.golang.org/grpc/codes
 INVALID_ARGUMENT = 3
@@ -67,7 +67,7 @@ class Session:
 
         self.bridge = bridge
         self.environ = environ
-        self.session_id = environ.get("BUILDKIT_SESSION_ID") or None
+        self.session_id = env_text("BUILDKIT_SESSION_ID", environ.get("BUILDKIT_SESSION_ID") or "") or None
         pong = bridge.ping()
         self.frontend_caps = frozenset(c.ID for c in pong.FrontendAPICaps if c.Enabled)
         llb_caps = frozenset(c.ID for c in pong.LLBCaps if c.Enabled)
@@ -149,7 +149,11 @@ class Session:
         from ..compile import merge_image_config
 
         if result.base_image is None:
-            return _platform_json(result.platform)  # package targets: only the platform
+            if result.image is None:
+                return _platform_json(result.platform)  # package targets: only the platform
+            cfg = merge_image_config(None, result.image, result.platform)  # a container on an empty root
+            cfg["created"] = _now()
+            return cfg
         resp = self.bridge.resolve_image_config(
             gw.ResolveImageConfigRequest(
                 Ref=result.base_image,
@@ -168,14 +172,15 @@ class Session:
 
         _, loaded = self.read_spec(fo)
         excludes = self.context_excludes(loaded)
-        platforms = list(fo.platforms) or [self.build_platform]
+        # No platform requested: the route's default (the build platform; windows/<arch> for windowscross).
+        platforms = list(fo.platforms) or [None]
         built = []
         for plat in platforms:
             result = compile_spec(loaded, self.compile_options(fo, plat, excludes))
             ref = solve_ref(self.bridge, result.definition)
             self.run_tests(result)
             config = self.image_config(result, fo)
-            built.append((plat, ref, config))
+            built.append((result.platform, ref, config))
         out = gw.Result()
         if not fo.multi_platform:
             _, ref, config = built[0]
@@ -271,5 +276,5 @@ def handle(bridge: Bridge, environ: Mapping[str, str], opts: Mapping[str, str] |
         status = error_status(exc)
         if status is None:
             traceback.print_exc(file=sys.stderr)
-            status = status_pb2.Status(code=INTERNAL, message=f"dalecpy frontend: internal error: {exc!r}")
+            status = status_pb2.Status(code=INTERNAL, message=one_line(f"dalecpy frontend: internal error: {exc!r}"))
         return gw.ReturnRequest(error=status)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from ..errors import UserError
+from ..errors import UserError, one_line
 from ..platforms import DEFAULT_PLATFORM, Platform
 
 OPT_PREFIX = "BUILDKIT_FRONTEND_OPT_"
@@ -30,37 +30,61 @@ class OptionError(UserError, ValueError):
     """A frontend opt the user set to something unusable (e.g. a bad platform)."""
 
 
+def env_text(name: str, value: str) -> str:
+    """`value` of the environment variable `name`, which must be UTF-8 text: bytes that are not reach Python
+    as lone surrogates, and could not go to the daemon (every string on the wire is UTF-8)."""
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise OptionError(f"{name} '{one_line(value)}' is not valid UTF-8")
+    return value
+
+
 def opts_from_env(environ: Mapping[str, str]) -> dict[str, str]:
     """BUILDKIT_FRONTEND_OPT_<i>=<key>=<value>; the index is arbitrary (Go map order)."""
     out: dict[str, str] = {}
     for name, raw in environ.items():
         if not name.startswith(OPT_PREFIX):
             continue
-        key, _, value = raw.partition("=")
+        key, _, value = env_text("frontend option", raw).partition("=")
         out[key] = value
     return out
 
 
 def worker_platforms(environ: Mapping[str, str]) -> list[Platform]:
-    """Platforms from BUILDKIT_WORKERS (v0.8 writes capitalised JSON keys, newer versions lower-case)."""
+    """Platforms from BUILDKIT_WORKERS (v0.8 writes capitalised JSON keys, newer versions lower-case).
+
+    Like BuildKit's own frontends, an unreadable value counts as no workers, and so does any entry that is
+    not a platform (a string "os/arch" is taken too)."""
     raw = environ.get("BUILDKIT_WORKERS")
     if not raw:
         return []
     try:
-        workers = json.loads(raw) or []
-    except ValueError:
+        workers = json.loads(raw)
+    except (ValueError, RecursionError):
         return []
     out = []
-    for w in workers:
-        if not isinstance(w, dict):
-            continue
-        plats = w.get("platforms") or w.get("Platforms") or []
-        for p in plats:
-            os_ = p.get("os") or p.get("OS")
-            arch = p.get("architecture") or p.get("Architecture")
-            if os_ and arch:
-                out.append(Platform(os_, arch, p.get("variant") or p.get("Variant") or ""))
+    for w in workers if isinstance(workers, list) else []:
+        plats = (w.get("platforms") or w.get("Platforms")) if isinstance(w, dict) else None
+        for p in plats if isinstance(plats, list) else []:
+            plat = _worker_platform(p)
+            if plat is not None:
+                out.append(plat)
     return out
+
+
+def _worker_platform(p: object) -> Platform | None:
+    from ..platforms import PlatformError
+
+    if isinstance(p, dict):
+        fields = [p.get(k) or p.get(k.capitalize()) or "" for k in ("os", "architecture", "variant")]
+        text = "/".join(f for f in fields if f) if all(isinstance(f, str) for f in fields) and all(fields[:2]) else ""
+    else:
+        text = p if isinstance(p, str) else ""
+    if not text or one_line(text) != text:
+        return None
+    try:
+        return Platform.parse(text)
+    except PlatformError:
+        return None
 
 
 def _parse_platform(text: str) -> Platform:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 from pydantic import PrivateAttr
@@ -166,5 +167,6 @@ class Spec(SpecModel):
     def to_yaml_dict(self) -> dict[str, Any]:
         """Plain data with YAML key names, fields at their defaults omitted; extensions included."""
         data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-        data.update(self._extensions)
+        # Extension values keep the loader's node types (YInt, ...): plain JSON data, as the rest of the dict.
+        data.update(json.loads(json.dumps(self._extensions)))
         return data

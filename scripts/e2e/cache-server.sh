@@ -8,7 +8,7 @@
 #   scripts/e2e/cache-server.sh stop DIR SOCK     # stops it and removes SOCK
 #   scripts/e2e/cache-server.sh status DIR SOCK   # exit 0 when it runs
 #
-# Logs: STATE/access.log ("METHOD URI STATUS BYTES" per request) and STATE/error.log.
+# Logs: STATE/access.log ("METHOD URI STATUS BYTES CONNECTION" per request, CONNECTION nginx's serial number) and STATE/error.log.
 # Forward it into a build with `dalecpy build --socket bazel-default=SOCK` or
 # `buildctl build --ssh bazel-default=SOCK,raw=true`.
 set -euo pipefail
@@ -50,7 +50,7 @@ error_log $STATE/error.log warn;
 worker_processes 2;
 events { worker_connections 512; }
 http {
-    log_format cache '\$request_method \$uri \$status \$body_bytes_sent';
+    log_format cache '\$request_method \$uri \$status \$body_bytes_sent \$connection';
     access_log $STATE/access.log cache;
     client_body_temp_path $STATE/tmp/body;
     proxy_temp_path $STATE/tmp/proxy;

@@ -71,7 +71,8 @@ def test_targets_lists_routes_and_defaults():
     r = run("targets", HELLO)
     assert r.returncode == 0
     assert "bookworm/deb" in r.stdout and "trixie/container" in r.stdout and "debug/resolve" in r.stdout
-    assert "default for bookworm: bookworm/container" in r.stdout
+    assert "default for bookworm: bookworm/deb" in r.stdout
+    assert "default for azlinux3: azlinux3/container" in r.stdout
 
 
 def test_caches_table():

@@ -104,10 +104,13 @@ def test_sender_answers_fin(tmp_path):
     assert [(p.type, p.ID, p.data) for p in sent[2:]] == [(DATA, 0, b"hello"), (DATA, 0, b""), (FIN, 0, b"")]
 
 
-def test_receiver_refuses_escape(tmp_path):
+@pytest.mark.parametrize("path", ["../evil", "a/../../evil", "/etc/evil", "", ".", "a//b", "a/"])
+def test_receiver_refuses_unclean_paths(tmp_path, path):
     rx = Receiver(tmp_path / "d")
-    with pytest.raises(filesync.DiffCopyError, match="escapes"):
-        rx.handle(Packet(type=STAT, stat=dict(path="../evil", mode=0o644)))
+    rx.handle(Packet(type=STAT, stat=dict(path="a", mode=GO_MODE_DIR | 0o755)))
+    with pytest.raises(filesync.DiffCopyError, match="invalid path"):
+        rx.handle(Packet(type=STAT, stat=dict(path=path, mode=0o644)))
+    assert not (tmp_path / "evil").exists() and os.listdir(tmp_path / "d") == ["a"]
 
 
 def test_receiver_error_packet(tmp_path):

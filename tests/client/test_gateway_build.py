@@ -196,3 +196,21 @@ def test_lost_daemon_during_the_build_is_one_clear_line(daemon_factory):
     t.join(30)
     assert not t.is_alive()
     assert len(errors) == 1 and errors[0].startswith("lost the BuildKit daemon at unix://"), errors
+
+
+def test_ctrl_c_during_session_setup_closes_the_session(daemon_factory, monkeypatch):
+    import os
+
+    from dalecpy.client import session as session_mod
+
+    closed = []
+    close = session_mod.Session.close
+
+    def attach(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(session_mod.Session, "attach", attach)
+    monkeypatch.setattr(session_mod.Session, "close", lambda self: (closed.append(self), close(self)))
+    with pytest.raises(KeyboardInterrupt):
+        _run(daemon_factory())
+    assert len(closed) == 1 and not os.path.exists(closed[0].server._dir)

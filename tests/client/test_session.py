@@ -72,12 +72,18 @@ def test_check_agent_and_methods(echo):
 
 
 def test_forward_bytes_half_close(echo):
-    import socket
+    import asyncio
 
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(echo)
-    out = b"".join(m.data for m in forward_bytes(s, iter([b"a", b"", b"bc"]), BytesMessage))
-    assert out == b"abc"
+    async def run() -> bytes:
+        reader, writer = await asyncio.open_unix_connection(echo)
+
+        async def incoming():
+            for chunk in (b"a", b"", b"bc"):
+                yield chunk
+
+        return b"".join([m.data async for m in forward_bytes(reader, writer, incoming(), BytesMessage)])
+
+    assert asyncio.run(run()) == b"abc"
 
 
 def test_secrets(tmp_path):
@@ -159,3 +165,79 @@ def test_filesend_local_export(tmp_path):
     assert (tmp_path / "dest/pkg.deb").read_bytes() == (src / "pkg.deb").read_bytes()
     assert target.files == 1
     srv.close()
+
+
+class _HoldingServer:
+    """A unix socket server that echoes and keeps every connection open until the peer closes it; counts them."""
+
+    def __init__(self, path: str) -> None:
+        import socket
+
+        self.open = 0
+        self.closed = threading.Event()  # set each time a connection is closed by the peer
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(512)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.open += 1
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    def _echo(self, conn) -> None:
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+        with self.lock:
+            self.open -= 1
+        self.closed.set()
+
+
+def _open_forward(ch, sid="myid"):
+    """A forwarded connection left open: (call, queue to send on); the first echo proves it is through."""
+    call = ch.stream_stream("/moby.sshforward.v1.SSH/ForwardAgent", request_serializer=BytesMessage.SerializeToString,
+                            response_deserializer=BytesMessage.FromString)
+    q: queue.Queue = queue.Queue()
+
+    def reqs():
+        while (item := q.get()) is not None:
+            yield BytesMessage(data=item)
+
+    stream = call(reqs(), metadata=[("buildkit.ssh.id", sid)], timeout=60)
+    q.put(b"hello")
+    return stream, q
+
+
+def test_forwarding_is_not_bounded_by_a_thread_pool(tmp_path):
+    """200 forwarded connections stay open (Bazel's remote cache pool) while secrets and new forwards answer
+    at once; a cancelled stream closes its socket at once."""
+    held = _HoldingServer(str(tmp_path / "held.sock"))
+    (tmp_path / "s").write_bytes(b"sekrit")
+    srv, ch = _server(sockets={"myid": str(tmp_path / "held.sock")}, secrets={"s": str(tmp_path / "s")})
+    streams = [_open_forward(ch) for _ in range(200)]
+    for stream, _ in streams:
+        assert next(stream).data == b"hello"
+    assert held.open == 200
+    get = ch.unary_unary("/moby.buildkit.secrets.v1.Secrets/GetSecret",
+                         request_serializer=GetSecretRequest.SerializeToString,
+                         response_deserializer=GetSecretResponse.FromString)
+    assert get(GetSecretRequest(ID="s"), timeout=3).data == b"sekrit"
+    extra, _ = _open_forward(ch)
+    assert next(extra).data == b"hello"  # a new forward still gets through
+    # cancelling a stream closes its socket now, though the server on the other end would keep it open
+    held.closed.clear()
+    streams[0][0].cancel()
+    assert held.closed.wait(3), "the cancelled stream's socket stayed open"
+    assert held.open == 200
+    for stream, q in streams[1:]:
+        q.put(None)  # the daemon half-closes: the server sees EOF, closes, and the stream ends
+    extra.cancel()
+    srv.close()
+    ch.close()

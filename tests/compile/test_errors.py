@@ -225,13 +225,19 @@ def test_windows_platform_for_a_linux_target_names_the_platform(target):
         _compile("build: {steps: [{command: x}]}", target, platform=Platform("windows", "amd64"))
 
 
-@pytest.mark.parametrize("target", ["bookworm/dsc", "trixie/testing/container", "bookworm/dsc/extra"])
-def test_dalec_routes_not_built_yet_are_refused_not_rerouted(target):
-    with pytest.raises(TargetError, match="is not supported yet; valid targets: .*bookworm/deb"):
+@pytest.mark.parametrize("target, why", [
+    ("bookworm/dsc", "without a debian/ source tree"), ("bookworm/dsc/extra", "without a debian/ source tree"),
+    ("trixie/testing/sysext", "systemd-sysext images"), ("noble/testing/sysext", "systemd-sysext images"),
+    ("azlinux3/container/depsonly", "runtime-dependencies-only"), ("flatcar/worker", "systemd-sysext"),
+    ("debug/gomods", "source generators"),
+])
+def test_dalec_routes_not_built_are_refused_saying_why_not_rerouted(target, why):
+    with pytest.raises(TargetError, match=f"is not supported: .*{why}.*; valid targets: .*bookworm/deb"):
         lookup(target)
 
 
-@pytest.mark.parametrize("target", ["bookworm/testing/sysext", "bookworm/rpm", "trixie/foo/bar"])
+@pytest.mark.parametrize("target", ["bookworm/testing/sysext", "bookworm/rpm", "trixie/foo/bar", "azlinux3/foo",
+                                    "windowscross/deb"])
 def test_unregistered_sub_paths_do_not_fall_back_to_the_bare_distro(target):
     with pytest.raises(TargetError, match=f"unknown target '{target}'; valid targets: "):
         lookup(target)

@@ -85,8 +85,9 @@ def test_non_container_targets_have_no_tests(target):
     assert _compile(target=target).tests == ()
 
 
-def test_bare_distro_is_the_container_target():
-    assert [n for n, _ in _compile(target="trixie").tests] == ["greets"]
+def test_bare_debian_distro_is_the_deb_target_and_testing_container_runs_tests():
+    assert _compile(target="trixie").tests == ()  # Dalec: a deb distro's key alone builds its .deb
+    assert [n for n, _ in _compile(target="trixie/testing/container").tests] == ["greets"]
 
 
 @pytest.mark.parametrize("value", ["1", "t", "T", "TRUE", "true", "True"])

@@ -17,6 +17,49 @@ from .conftest import SPECS, compile_text, graph
 HELLO = (SPECS / "hello.yml").read_text()
 
 
+def _dalec_v0_21_routes() -> set[str]:
+    """Every route Dalec v0.21.5 registers (targets/plugin/init.go and each distro's Routes)."""
+    deb = ("bullseye", "bookworm", "trixie", "bionic", "focal", "jammy", "noble", "resolute")
+    rpm = ("azlinux3", "azlinux4", "almalinux8", "almalinux9", "rockylinux8", "rockylinux9")
+    out = set()
+    for d in deb:
+        out |= {d, f"{d}/deb", f"{d}/testing/container", f"{d}/container", f"{d}/dsc", f"{d}/worker"}
+        if d in ("trixie", "noble", "resolute"):
+            out.add(f"{d}/testing/sysext")
+    for r in rpm:
+        out |= {r, f"{r}/rpm", f"{r}/container", f"{r}/container/depsonly", f"{r}/worker",
+                f"{r}/rpm/debug/buildroot", f"{r}/rpm/debug/sources", f"{r}/rpm/debug/spec"}
+        if r.startswith("azlinux"):
+            out.add(f"{r}/testing/sysext")
+    out |= {"windowscross", "windowscross/zip", "windowscross/container", "windowscross/worker",
+            "flatcar/testing/sysext", "flatcar/worker"}
+    out |= {f"debug/{k}" for k in ("resolve", "sources", "patched-sources", "gomods", "cargohome", "pip")}
+    return out
+
+
+def test_every_dalec_route_is_routed_or_refused():
+    from dalecpy.compile import ROUTES
+
+    dalec = _dalec_v0_21_routes()
+    assert dalec <= set(ROUTES), sorted(dalec - set(ROUTES))
+    assert set(ROUTES) - dalec == {f"{r}/rpm/spec" for r in ("azlinux3", "azlinux4", "almalinux8", "almalinux9",
+                                                              "rockylinux8", "rockylinux9")}  # dalecpy's alias
+    for path in dalec:
+        r = ROUTES[path]
+        assert r.refused or r.handler is not None
+    assert not any(ROUTES[f"{k}/rpm/spec"].hidden is False for k in ("azlinux3", "rockylinux8"))
+
+
+def test_defaults_and_hidden_aliases_as_dalec():
+    from dalecpy.compile.targets import DEFAULT_KINDS
+
+    assert DEFAULT_KINDS["jammy"] == "jammy/deb" and DEFAULT_KINDS["azlinux3"] == "azlinux3/container"
+    assert DEFAULT_KINDS["windowscross"] == "windowscross/container"
+    listed = {r.path for r in visible_routes()}
+    assert not {"jammy", "azlinux3", "windowscross", "azlinux3/rpm/spec", "jammy/dsc"} & listed
+    assert {"jammy/testing/container", "azlinux3/rpm/debug/spec", "windowscross/zip", "noble/deb"} <= listed
+
+
 def test_routes_listed():
     paths = {r.path for r in visible_routes()}
     assert {"bookworm/worker", "bookworm/deb", "bookworm/container", "trixie/deb", "debug/resolve"} <= paths
@@ -25,12 +68,15 @@ def test_routes_listed():
 
 @pytest.mark.parametrize(
     "target, route",
-    [("bookworm", "bookworm/container"), ("bookworm/deb", "bookworm/deb"), ("trixie/worker", "trixie/worker"),
-     ("bookworm/deb/extra", "bookworm/deb"), ("/bookworm/deb/", "bookworm/deb")],
+    [("bookworm", "bookworm/deb"), ("bookworm/deb", "bookworm/deb"), ("trixie/worker", "trixie/worker"),
+     ("bookworm/deb/extra", "bookworm/deb"), ("/bookworm/deb/", "bookworm/deb"), ("jammy", "jammy/deb"),
+     ("azlinux3", "azlinux3/container"), ("windowscross", "windowscross/container"),
+     ("azlinux3/rpm/debug/spec/x", "azlinux3/rpm/debug/spec"), ("azlinux3/rpm/x", "azlinux3/rpm"),
+     ("rockylinux9/container/x", "rockylinux9/container"), ("windowscross/zip", "windowscross/zip")],
 )
 def test_lookup_longest_prefix(target, route):
     r = lookup(target)
-    assert r.path == route or (target == "bookworm" and r.description == lookup(route).description)
+    assert r.path == route or (r.hidden and r.handler is lookup(route).handler)
 
 
 @pytest.mark.parametrize("target", ["", "fedora/rpm", "bookwormx", "debug"])

@@ -14,12 +14,15 @@ build step (stdout and exit code captured), and `image_config` reads the config 
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,3 +300,35 @@ def image_store(engine: Engine) -> str:
         return "registry"
     proc = engine.run([engine.cli, "info", "--format", "{{json .DriverStatus}}"], timeout=30)
     return "containerd" if "io.containerd.snapshotter" in proc.stdout else "classic"
+
+
+#: fixed commit dates: the same commit every run, so builds from it are cached across runs (BuildKit keys a git
+#: source by its commit, not its URL, whose port changes)
+_GIT_ENV = {"GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"}
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True,
+                          env={**os.environ, **_GIT_ENV}).stdout.strip()
+
+
+@pytest.fixture
+def git_server(tmp_path):
+    """A bare repository served over dumb HTTP on loopback (BuildKit's git source runs in the daemon's netns),
+    with the same one commit every time."""
+    work = tmp_path / "work"
+    work.mkdir()
+    _git(work, "init", "-q")
+    (work / "README").write_text("Hello World!\n")
+    _git(work, "add", "README")
+    _git(work, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init")
+    commit = _git(work, "rev-parse", "HEAD")
+    served = tmp_path / "srv"
+    served.mkdir()
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(served / "repo.git")], check=True)
+    _git(served / "repo.git", "update-server-info")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/repo.git", commit
+    server.shutdown()

@@ -19,15 +19,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
-
 from .conftest import ROOT
+from .rerun import derive, with_marker
 
 pytestmark = pytest.mark.e2e
 
 DATA = Path(__file__).resolve().parent / "data"
 CACHES = DATA / "caches.yml"
-SYNTAX = "# syntax=dalecpy/frontend:latest\n"
 RUN = uuid.uuid4().hex[:10]  # this session's markers never match an earlier run's
 DIRS = ("shared", "private", "locked", "keyless", "global")
 
@@ -60,22 +58,6 @@ def _fields(text: str) -> dict[str, str]:
 def _markers(fields: dict[str, str], name: str) -> list[str]:
     return fields[name].split()
 
-
-def _derive(src: Path, dest: Path, edit) -> Path:
-    """A copy of an example spec with `edit(doc)` applied (same name and build deps: the worker is shared)."""
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    doc = yaml.load(src.read_text())
-    edit(doc)
-    with dest.open("w") as f:
-        f.write(SYNTAX)
-        yaml.dump(doc, f)
-    return dest
-
-
-def _with_marker(doc) -> None:
-    doc.setdefault("args", {})["MARKER"] = ""
-    doc["build"].setdefault("env", {})["MARKER"] = "${MARKER}"
 
 
 # ------------------------------------------------------------------ every cache kind, no build deps
@@ -125,7 +107,7 @@ def test_gobuild_cache_unset_without_go(engine, frontend_image, tmp_path):
         doc["build"]["steps"][0]["command"] = doc["build"]["steps"][0]["command"].replace(
             'seen gobuild "$GOCACHE"\n', "")
 
-    spec = _derive(CACHES, tmp_path / "nogo.yml", edit)
+    spec = derive(CACHES, tmp_path / "nogo.yml", edit)
     fields = _fields(build_deb(engine, spec, tmp_path / "out", marker=_marker("nogo"), doc="seen.txt"))
     assert fields["GOCACHE"] == "unset"
 
@@ -145,12 +127,12 @@ def _unique_sources(files, comment: str) -> None:
 
 def test_gobuild_disabled_with_go_dep(engine, frontend_image, tmp_path):
     def edit(doc):
-        _with_marker(doc)
+        with_marker(doc)
         doc["build"]["caches"] = [{"gobuild": {"disabled": True}}]
         doc["build"]["steps"] = [{"command": GO_REPORT}]
         doc["artifacts"] = {"docs": {"out/go.txt": {}}}  # no go build here: no binary either
 
-    spec = _derive(ROOT / "specs" / "go-hello.yml", tmp_path / "go-disabled.yml", edit)
+    spec = derive(ROOT / "specs" / "go-hello.yml", tmp_path / "go-disabled.yml", edit)
     fields = _fields(build_deb(engine, spec, tmp_path / "out", marker=_marker("godis"), doc="go.txt"))
     assert fields["GOCACHE"] == "unset"
 
@@ -160,7 +142,7 @@ def test_real_go_build_reuses_the_go_cache(engine, frontend_image, tmp_path):
     build 1 compiles both packages and adds entries to GOCACHE, build 2 finds them and compiles nothing."""
 
     def edit(doc):
-        _with_marker(doc)
+        with_marker(doc)
         for src in doc["sources"].values():
             _unique_sources(src["inline"]["dir"]["files"], f"\n// dalecpy e2e run {RUN}\n")
         steps = doc["build"]["steps"]
@@ -170,7 +152,7 @@ def test_real_go_build_reuses_the_go_cache(engine, frontend_image, tmp_path):
         steps.append({"command": GO_COUNT.format(when="after")})
         doc.setdefault("artifacts", {})["docs"] = {"out/go.txt": {}}
 
-    spec = _derive(ROOT / "specs" / "go-hello.yml", tmp_path / "go-hello.yml", edit)
+    spec = derive(ROOT / "specs" / "go-hello.yml", tmp_path / "go-hello.yml", edit)
     first = _fields(build_deb(engine, spec, tmp_path / "out1", marker=_marker("go1"), doc="go.txt"))
     second = _fields(build_deb(engine, spec, tmp_path / "out2", marker=_marker("go2"), doc="go.txt"))
     print(f"go build 1: {first}\ngo build 2: {second}")
@@ -198,7 +180,7 @@ done"""
 
 def test_real_bazel_build_fills_and_reuses_the_disk_cache(engine, frontend_image, tmp_path):
     def edit(doc):
-        _with_marker(doc)
+        with_marker(doc)
         _unique_sources(doc["sources"]["src"]["inline"]["dir"]["files"], f"# dalecpy e2e run {RUN}\n")
         steps = doc["build"]["steps"]
         assert BAZEL_BUILD in steps[0]["command"], "specs/bazel-genrule.yml changed: update this test"
@@ -207,7 +189,7 @@ def test_real_bazel_build_fills_and_reuses_the_disk_cache(engine, frontend_image
         steps.append({"command": BAZEL_AFTER})
         doc.setdefault("artifacts", {})["docs"] = {"out/bazel.txt": {}, "out/bazelrc.txt": {}, "out/bazel-build.log": {}}
 
-    spec = _derive(ROOT / "specs" / "bazel-genrule.yml", tmp_path / "bazel-genrule.yml", edit)
+    spec = derive(ROOT / "specs" / "bazel-genrule.yml", tmp_path / "bazel-genrule.yml", edit)
     first = _fields(build_deb(engine, spec, tmp_path / "out1", marker=_marker("bz1"), doc="bazel.txt"))
     second_out = tmp_path / "out2"
     second = _fields(build_deb(engine, spec, second_out, marker=_marker("bz2"), doc="bazel.txt"))

@@ -90,8 +90,10 @@ def test_call_targets(engine, frontend_image):
     proc = engine.run(engine.build_cmd("-f", str(HELLO), "--call", "targets", "."), check=True)
     lines = proc.stdout.splitlines()
     assert lines[0].split() == ["TARGET", "DESCRIPTION"]
-    assert any(line.startswith("bookworm/container (default) ") for line in lines)
-    assert any(line.startswith("bookworm/deb ") for line in lines)
+    assert any(line.startswith("bookworm/deb (default) ") for line in lines)  # Dalec's default for a deb distro
+    assert any(line.startswith("bookworm/container ") for line in lines)
+    assert any(line.startswith("azlinux3/container (default) ") for line in lines)
+    assert any(line.startswith("windowscross/zip ") for line in lines)
 
 
 def test_bad_spec_reports_the_positioned_line(engine, frontend_image, tmp_path):

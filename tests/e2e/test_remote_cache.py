@@ -63,9 +63,13 @@ class CacheServer:
 
     def new_requests(self) -> list[tuple[str, str, str]]:
         """(method, path, status) for each request since the last call."""
+        return [(m, p, s) for m, p, s, _ in self.new_requests_on_connections()]
+
+    def new_requests_on_connections(self) -> list[tuple[str, str, str, str]]:
+        """(method, path, status, nginx's connection number) for each request since the last call."""
         lines = self.log.read_text().splitlines() if self.log.exists() else []
         new, self._seen = lines[self._seen:], len(lines)
-        return [tuple(line.split()[:3]) for line in new]
+        return [(f[0], f[1], f[2], f[4]) for f in (line.split() for line in new)]
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +106,11 @@ def _docs(out: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in (dest / "usr/share/doc" / PKG).iterdir()}
 
 
-def _bazel_cache_descriptions() -> list[str]:
+def _bazel_cache_descriptions(spec: Path = SPEC) -> list[str]:
     """How BuildKit describes the Bazel disk-cache mount's record: `cached mount <dest> from exec <args>`, the args
     being those of the build step that mounts it (read from the rendered LLB), plus ` with id "<cache id>"` in
     newer BuildKit (dockerd 28.5's) than 0.8's."""
-    out = subprocess.run([*DALECPY, "render", str(SPEC), "-t", "bookworm/deb", "--format", "json"],
+    out = subprocess.run([*DALECPY, "render", str(spec), "-t", "bookworm/deb", "--format", "json"],
                          cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         ex = json.loads(line).get("Op", {}).get("Op", {}).get("exec")
@@ -114,10 +118,10 @@ def _bazel_cache_descriptions() -> list[str]:
         if mount:
             base = f"cached mount {BAZEL_CACHE_DIR} from exec {' '.join(ex['meta']['args'])}"
             return [base, f'{base} with id "{mount["cacheOpt"]["ID"]}"']
-    raise AssertionError(f"no step of {SPEC.name} mounts {BAZEL_CACHE_DIR}")
+    raise AssertionError(f"no step of {spec.name} mounts {BAZEL_CACHE_DIR}")
 
 
-def _prune_cache_mounts(engine) -> None:
+def _prune_cache_mounts(engine, spec: Path = SPEC) -> None:
     """Empty the Bazel disk cache: only its cache-mount records (docker's description filter is an exact
     match, one value per prune), so the engine's other caches, e.g. a parallel run's, survive. BuildKit 0.8
     (engine a) matches no description filter (0 B reclaimed, docker's and buildctl's alike): prune every cache
@@ -125,7 +129,7 @@ def _prune_cache_mounts(engine) -> None:
     if engine.name == "a":
         engine.run(engine.prune_cmd("type=exec.cachemount"), check=True)
         return
-    for desc in _bazel_cache_descriptions():
+    for desc in _bazel_cache_descriptions(spec):
         # quoted: BuildKit parses the filter with containerd's syntax, where a bare value ends at a space
         engine.run(engine.prune_cmd("type=exec.cachemount", f"description={json.dumps(desc)}"), check=True)
 
@@ -221,3 +225,44 @@ def test_dead_socket(engine, tmp_path):
     # like buildctl's raw forwarding: a refused connection is the build's business, not a client failure
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "warning: --socket bazel-default=" in proc.stderr and "Connection refused" in proc.stderr
+
+
+MANY = 150  # Bazel actions at once, each on its own connection to the cache
+MANY_FLAGS = "--jobs=200 --local_cpu_resources=200 --remote_max_connections=200"
+
+
+def _many_actions_spec(tmp: Path) -> Path:
+    """The example with MANY genrules and the flags that let Bazel run them, and reach the cache, all at once.
+    Its Bazel disk cache has a scope of its own: a cache record is described by the step that made it, and the
+    other tests prune theirs by that description."""
+    text = SPEC.read_text()
+    for old, new in (("for i in range(4)]", f"for i in range({MANY})]"),
+                     ("- bazel: {}", "- bazel: {scope: many-connections}"),
+                     ("--action_env=WORK $remote //:hello", f"--action_env=WORK $remote {MANY_FLAGS} //:hello")):
+        assert old in text, f"{SPEC.name} changed: no {old!r}"
+        text = text.replace(old, new)
+    path = tmp / "bazel-many-actions.yml"
+    path.write_text(text)
+    return path
+
+
+def test_more_forwarded_connections_than_a_thread_pool(engine, server, tmp_path):
+    """Bazel with --remote_max_connections=200 keeps well over 64 forwarded connections open at once (it pools
+    them, keep-alive); every one of them gets through, and so does the rest of the session."""
+    spec = _many_actions_spec(tmp_path)
+    args = ("--build-arg", f"WORK=1.{random.randrange(10**5, 10**6)}", "--socket", f"bazel-default={server.sock}")
+    server.new_requests()
+    _build(engine, tmp_path / "b1", *args, spec=rerun_copy(spec, tmp_path))
+    stats = _docs(tmp_path / "b1")["remote-cache-stats.txt"]
+    assert f"INFO: {MANY + 2} processes: 1 internal, {MANY + 1} processwrapper-sandbox." in stats, stats
+    uploads = server.new_requests_on_connections()
+    assert sum(1 for m, p, s, _ in uploads if m == "PUT" and p.startswith("/ac/") and s == "201") == MANY + 1
+
+    _prune_cache_mounts(engine, spec)
+    proc = _build(engine, tmp_path / "b2", *args, spec=rerun_copy(spec, tmp_path))
+    stats = _docs(tmp_path / "b2")["remote-cache-stats.txt"]
+    assert f"INFO: {MANY + 2} processes: {MANY + 1} remote cache hit, 1 internal." in stats, stats + proc.stderr[-3000:]
+    hits = server.new_requests_on_connections()
+    connections = {c for _, _, _, c in hits}
+    print(f"{len(hits)} requests on {len(connections)} connections (build 1: {len({c for *_, c in uploads})})")
+    assert len(connections) > 64, f"Bazel opened only {len(connections)} connections: the test proves nothing"

@@ -3,11 +3,8 @@ repository), http with a digest, inline files, a patch, and a context that honou
 
 from __future__ import annotations
 
-import functools
-import http.server
 import subprocess
 import textwrap
-import threading
 from pathlib import Path
 
 import pytest
@@ -15,31 +12,6 @@ import pytest
 from .conftest import ROOT
 
 pytestmark = pytest.mark.e2e
-
-
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
-
-
-@pytest.fixture
-def git_server(tmp_path):
-    """A bare repository served over dumb HTTP on loopback (BuildKit's git source runs in the daemon's netns)."""
-    work = tmp_path / "work"
-    work.mkdir()
-    _git(work, "init", "-q")
-    (work / "README").write_text("Hello World!\n")
-    _git(work, "add", "README")
-    _git(work, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init")
-    commit = _git(work, "rev-parse", "HEAD")
-    served = tmp_path / "srv"
-    served.mkdir()
-    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(served / "repo.git")], check=True)
-    _git(served / "repo.git", "update-server-info")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/repo.git", commit
-    server.shutdown()
 
 
 def _deb_files(deb: Path, dest: Path) -> Path:

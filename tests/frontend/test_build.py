@@ -150,7 +150,7 @@ def test_subrequest_targets():
     fb = run_inprocess({"Dockerfile": HELLO}, {"requestid": "frontend.targets"})
     meta = fb.returned.result.metadata
     assert meta["version"] == b"1.0.0"
-    assert b"bookworm/container (default)" in meta["result.txt"]
+    assert b"bookworm/deb (default)" in meta["result.txt"]
 
 
 def test_subrequest_resolve_substitutes_build_args():
@@ -184,3 +184,30 @@ def test_frontend_process_over_stdio():
     assert rc == 0, err
     assert fb.returned is not None and not fb.returned.HasField("error"), fb.returned
     print(f"frontend process start to Return: {elapsed:.3f}s")
+
+
+@pytest.mark.parametrize("opts, extra_env", [
+    ({"build-arg:GREETING": "caf\udce9"}, {}),  # Latin-1 bytes where UTF-8 belongs: b"caf\xe9"
+    ({"target": "bookworm/\udcff"}, {}),
+    ({}, {"BUILDKIT_SESSION_ID": "sess-\udcff"}),
+])
+def test_non_utf8_bytes_in_the_environment_are_invalid_argument(opts, extra_env):
+    """BuildKit hands the frontend its options as environment variables, bytes and all: a value that is not
+    UTF-8 is refused in one line, never an internal error."""
+    fb, _, rc, err = run_subprocess(FRONTEND_ARGV, {"spec.yml": HELLO},
+                                    {"filename": "spec.yml", "target": "bookworm/deb", **opts}, extra_env=extra_env)
+    assert rc == 0, err
+    status = fb.returned.error
+    assert status.code == 3 and "is not valid UTF-8" in status.message and "\n" not in status.message, status
+
+
+def test_platforms_from_buildkit_workers_when_ping_has_none():
+    import json as _json
+
+    workers = [{"ID": "w", "Platforms": [{"os": "linux", "architecture": "arm64"}, "bogus", {"os": 1}]}]
+    fb, _, rc, err = run_subprocess(FRONTEND_ARGV, {"spec.yml": HELLO}, {"filename": "spec.yml", "target": "bookworm/deb"},
+                                    extra_env={"BUILDKIT_WORKERS": _json.dumps(workers)}, platforms=())
+    assert rc == 0, err
+    assert not fb.returned.HasField("error"), fb.returned.error
+    cfg = _json.loads(fb.returned.result.metadata["containerimage.config"])
+    assert cfg["architecture"] == "arm64"  # no target platform given: the worker's is the default

@@ -90,3 +90,27 @@ def test_build_platform_prefers_ping_then_env_then_default():
     assert build_platform([Platform("linux", "s390x")], env) == Platform("linux", "s390x")
     assert build_platform([], env) == Platform("linux", "arm64")
     assert build_platform([], {}) == Platform("linux", "amd64")
+
+
+@pytest.mark.parametrize("workers", [
+    [{"platforms": ["linux/arm64"]}],  # platform strings are taken as they are
+    [{"platforms": 5}, {"platforms": [{"os": 1, "architecture": 2}]}, "x", None, {"Platforms": [None, []]},
+     {"platforms": [{"os": "linux", "architecture": "arm64"}]}],
+    {"platforms": [{"os": "linux", "architecture": "amd64"}]},
+    [{"platforms": [{"os": "linux", "architecture": "\udcff"}, {"os": "linux", "architecture": "ar\nm"}]}],
+])
+def test_worker_platforms_skip_what_is_not_a_platform(workers):
+    plats = worker_platforms({"BUILDKIT_WORKERS": json.dumps(workers)})
+    assert plats in ([], [Platform("linux", "arm64")])
+
+
+def test_worker_platforms_of_a_hostile_value():
+    assert worker_platforms({"BUILDKIT_WORKERS": "[" * 100_000 + "]" * 100_000}) == []
+    assert worker_platforms({"BUILDKIT_WORKERS": '[{"platforms": [{"os": "linux", "architecture": "\udcff"}]}]'}) == []
+
+
+@pytest.mark.parametrize("raw", ["build-arg:X=a\udcffb", "target=bookworm/\udcff", "\udcff=1", "platform=linux/\udcfe"])
+def test_opts_that_are_not_utf8_are_refused(raw):
+    with pytest.raises(OptionError, match="is not valid UTF-8") as exc:
+        opts_from_env({"BUILDKIT_FRONTEND_OPT_0": raw})
+    str(exc.value).encode("utf-8")  # the message itself can be sent

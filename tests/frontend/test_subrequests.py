@@ -29,13 +29,14 @@ def test_targets_json_and_text():
     assert set(listing) == {"targets", "sources"}
     assert base64.b64decode(listing["sources"][0]) == b"name: x\n"
     by_name = {t["name"]: t for t in listing["targets"]}
-    assert by_name["bookworm/container"]["default"] is True
-    assert "default" not in by_name["bookworm/deb"]  # omitempty
+    assert by_name["bookworm/deb"]["default"] is True
+    assert "default" not in by_name["bookworm/worker"]  # omitempty
+    assert by_name["azlinux3/container"]["default"] is True and "default" not in by_name["azlinux3/rpm"]
     assert by_name["bookworm/deb"]["description"]
     assert "bookworm" not in by_name  # hidden aliases are not listed
     lines = meta["result.txt"].decode().splitlines()
     assert lines[0].split() == ["TARGET", "DESCRIPTION"]
-    assert any(line.startswith("bookworm/container (default) ") for line in lines)
+    assert any(line.startswith("bookworm/deb (default) ") for line in lines)
     # tabwriter alignment: the description column starts at the same offset on every line
     col = lines[0].index("DESCRIPTION")
     assert all(line[col - 1] == " " and line[col] != " " for line in lines[1:])

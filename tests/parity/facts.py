@@ -230,22 +230,24 @@ def _runtime_deps(stanza: Mapping[str, str], deps: dict[str, list[str]]) -> None
 
 # ---------------------------------------------------------------------------------------------- dalecpy
 
+#: dalecpy's build ops: the Debian build step, rpmbuild, the windowscross build-and-collect op
+_BUILD_OPS = ("/tmp/dalec/internal/build.sh", "/tmp/dalec/internal/rpmbuild.sh", "/tmp/dalec/internal/collect.sh")
+
+
 def dalecpy_facts(definitions: Iterable[pb.Definition]) -> Facts:
     g = Graph(definitions)
     facts = Facts()
     _common(g, facts)
     for dg, ex in g.execs():
-        if list(ex.meta.args) != ["/tmp/dalec/internal/build.sh"]:
+        if list(ex.meta.args) not in ([op] for op in _BUILD_OPS):
             continue
         facts.found_build = True
         facts.build_env.update(_op_env(ex))
-        script_dg = g.mount_input(dg, "/tmp/dalec/internal")
-        for path, data in g.mkfiles({script_dg} if script_dg else set()):
-            if path == "/build.sh":
-                _read_build_script(data, facts)
     for path, data in g.mkfiles():
         text = data.decode("utf-8", "replace")
-        if path == "/deps.control":
+        if path == "/build.sh":
+            _read_build_script(data, facts)
+        elif path == "/deps.control":
             for st in control_stanzas(text):
                 if lst := _dep_list(st.get("Depends", "")):
                     facts.deps["build"] = lst
@@ -253,8 +255,12 @@ def dalecpy_facts(definitions: Iterable[pb.Definition]) -> Facts:
             for st in control_stanzas(text):
                 _runtime_deps(st, facts.deps)
                 facts.version = st.get("Version", "")
-        elif path == "/package.sh":
+        elif path in ("/package.sh", "/collect.sh"):
             _dalecpy_layout(text, facts)
+        elif re.fullmatch(r"/SPECS/([^/]+)/\1\.spec", path):
+            _rpm_spec_facts(text, facts)
+            section = re.search(r"^%install\n(.*?)(?=^%\w+\n|\Z)", text, re.M | re.S)
+            _dalecpy_layout(section.group(1).replace("%%", "%") if section else "", facts)
     return facts
 
 
@@ -361,12 +367,23 @@ def _dalec_deb_layout(files: Mapping[str, bytes], name: str, facts: Facts) -> No
         facts.modes[m.group(2)] = m.group(1)
 
 
-def _dalec_rpm(g: Graph, facts: Facts, name: str) -> None:
-    files = dict(g.mkfiles())
-    spec = files.get(f"/SPECS/{name}/{name}.spec")
-    if spec is None:
-        return
-    text = spec.decode()
+#: RPM's directory macros as they expand on x86_64 and aarch64 (Dalec's %install uses the macros)
+RPM_MACROS = {
+    "%{_bindir}": "/usr/bin", "%{_libexecdir}": "/usr/libexec", "%{_libdir}": "/usr/lib64",
+    "%{_includedir}": "/usr/include", "%{_mandir}": "/usr/share/man", "%{_datadir}": "/usr/share",
+    "%{_sysconfdir}": "/etc", "%{_docdir}": "/usr/share/doc", "%{_licensedir}": "/usr/share/licenses",
+    "%{_unitdir}": "/usr/lib/systemd/system", "%{_sharedstatedir}": "/var/lib",
+}
+
+
+def _expand(path: str) -> str:
+    for macro, value in RPM_MACROS.items():
+        path = path.replace(macro, value)
+    return re.sub(r"/+", "/", path)
+
+
+def _rpm_spec_facts(text: str, facts: Facts) -> None:
+    """Version-Release and the dependency fields of a generated RPM spec (either side's)."""
     ver = re.search(r"^Version:\s*(\S+)", text, re.M)
     rel = re.search(r"^Release:\s*(\S+)", text, re.M)
     facts.version = "-".join(m.group(1) for m in (ver, rel) if m)
@@ -375,6 +392,16 @@ def _dalec_rpm(g: Graph, facts: Facts, name: str) -> None:
         vals = [m.group(1) for m in re.finditer(rf"^{field_}:\s*(.+)$", text, re.M)]
         if vals:
             facts.deps[key] = sorted(" ".join(v.split()) for v in vals)
+
+
+def _dalec_rpm(g: Graph, facts: Facts, name: str) -> None:
+    files = dict(g.mkfiles())
+    spec = files.get(f"/SPECS/{name}/{name}.spec")
+    if spec is None:
+        _dalec_windows(g, facts)
+        return
+    text = spec.decode()
+    _rpm_spec_facts(text, facts)
     for dg, ex in g.execs():
         if "rpmbuild" in _script(ex) and f"SPECS/{name}/{name}.spec" in _script(ex):
             facts.found_build = True
@@ -383,6 +410,46 @@ def _dalec_rpm(g: Graph, facts: Facts, name: str) -> None:
         _read_build_script(build, facts)
     section = re.search(r"^%install\n(.*?)(?=^%\w+|\Z)", text, re.M | re.S)
     for line in (section.group(1).splitlines() if section else []):
-        m = re.match(r"^cp -r (\S+) %\{buildroot\}/?(\S+)$", line.strip())
-        if m:
-            facts.layout[m.group(2)] = m.group(1)
+        line = line.strip()
+        if m := re.match(r"^cp -r (\S+) %\{buildroot\}/?(\S+)$", line):
+            facts.layout[_expand("/" + m.group(2))] = m.group(1)
+        elif m := re.match(r"^chmod ([0-7]+) %\{buildroot\}/?(\S+)$", line):
+            facts.modes[_expand("/" + m.group(2))] = m.group(1)
+        elif m := re.match(r'^mkdir(?: -m ([0-7]+))? -p "%\{buildroot\}/?([^"]+)"$', line):
+            facts.layout[_expand("/" + m.group(2))] = "dir"
+            if m.group(1):
+                facts.modes[_expand("/" + m.group(2))] = m.group(1)
+        elif m := re.match(r"^ln -sf (\S+) %\{buildroot\}/?(\S+)$", line):
+            facts.layout[_expand("/" + m.group(2))] = f"-> {m.group(1)}"
+
+
+def _dalec_windows(g: Graph, facts: Facts) -> None:
+    """Dalec's windowscross build: one op runs /tmp/scripts/_build.sh and moves each binary to /tmp/output."""
+    files = dict(g.mkfiles())
+    build = files.get("/_build.sh")
+    if build is None:
+        return
+    for st in control_stanzas(files.get("/debian/control", b"").decode()):
+        if st.get("Package", "").endswith("-build-deps") and (lst := _dep_list(st.get("Depends", ""))):
+            facts.deps["build"] = lst
+    for dg, ex in g.execs():
+        script = _script(ex)
+        if "/tmp/scripts/_build.sh" not in script:
+            continue
+        facts.found_build = True
+        facts.build_env.update(_op_env(ex))
+        for m in re.finditer(r"^mv '([^']+)' '/tmp/output'$", script, re.M):
+            facts.layout["/" + _basename(m.group(1))] = m.group(1)
+        for m in re.finditer(r"^chmod ([0-7]+) '/tmp/output/([^']+)'$", script, re.M):
+            facts.modes["/" + _basename(m.group(2))] = m.group(1)
+    steps, block = [], None
+    for line in build.decode("utf-8", "replace").splitlines():
+        if block is None:
+            if line == "(":
+                block = []
+        elif line in (")", ") && \\"):
+            steps.append(_normalize_step(block))
+            block = None
+        else:
+            block.append(line)
+    facts.steps = steps

@@ -105,8 +105,12 @@ def check_pair(binary: str, path: Path, target: str, platform: Platform, build_a
         if ours_image is not None and run.image_config:
             image = (cmp.image_facts(json.loads(run.image_config)), ours_image)
         diffs = cmp.compare(res.dalec, dalecpy_facts(ours_defs), image)
+        if not res.dalec.found_build:
+            # No build op in Dalec's graph (debug targets: the sources, the buildroot): the build's env, steps
+            # and Bazel lines are not in it to compare.
+            diffs = [d for d in diffs if d.aspect not in ("env", "steps", "bazelrc", "bazel remote line")]
     for d in diffs:
-        if known := cmp.deliberate_for(d):
+        if known := cmp.deliberate_for(d, target):
             res.deliberate.append((known, d))
         elif o := cmp.open_for(d, res.spec, target):
             res.open.append((o, d))

@@ -35,6 +35,11 @@ def test_every_deliberate_difference_is_a_readme_line():
         assert known.readme in section, known.key
 
 
+def test_every_open_difference_is_in_docs_parity_md():
+    docs = (REPO / "docs" / "parity.md").read_text()
+    assert not [o.key for o in (*cmp.OPEN, *cmp.BUILT_OPEN) if f"- `{o.key}`:" not in docs]
+
+
 def test_dalecpy_reader_on_hello():
     facts = _facts("specs/hello.yml")
     loaded = load_spec_file(REPO / "specs/hello.yml")
@@ -124,7 +129,7 @@ def test_deliberate_apt_ids_match_only_the_namespacing():
     ours = Facts(caches={Cache("debian12-linux/amd64-dalec-var-cache-apt", "/var/cache/apt", "locked"),
                          Cache("debian12-linux/amd64-k", "/k", "locked")})
     diffs = cmp.compare(dalec, ours)
-    assert [cmp.deliberate_for(d).key if cmp.deliberate_for(d) else None for d in diffs] == [None, "apt-cache-ids"]  # sorted by dest: /k first
+    assert [cmp.deliberate_for(d).key if cmp.deliberate_for(d) else None for d in diffs] == [None, "package-manager-cache-ids"]  # sorted by dest: /k first
 
 
 def test_open_entries_do_not_swallow_other_differences():
