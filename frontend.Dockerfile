@@ -21,7 +21,7 @@ COPY dalecpy ./dalecpy
 RUN --mount=type=secret,id=pipca,required=false \
     if [ -f /run/secrets/pipca ]; then export PIP_CERT=/run/secrets/pipca; fi; \
     /opt/dalecpy/bin/pip install --no-cache-dir --disable-pip-version-check . \
- && /opt/dalecpy/bin/pip uninstall -y --disable-pip-version-check pip \
+ && /opt/dalecpy/bin/pip uninstall -y --disable-pip-version-check pip setuptools \
  && /opt/dalecpy/bin/python -m compileall -q /opt/dalecpy/lib
 
 FROM debian:bookworm
@@ -29,6 +29,9 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 \
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log
 COPY --from=build /opt/dalecpy /opt/dalecpy
+# The spec models' schema cache (dalecpy/spec/_prebuilt.py), written by this interpreter importing them once.
+RUN /opt/dalecpy/bin/python -c "import dalecpy.spec" \
+ && /opt/dalecpy/bin/python -c "import dalecpy.spec._prebuilt as p; assert p.from_cache, 'no schema cache'"
 ENV PATH=/opt/dalecpy/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # The frontend needs no network: BuildKit then skips setting one up for its container (much faster start).
 LABEL moby.buildkit.frontend.network.none="true"

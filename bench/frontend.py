@@ -1,14 +1,15 @@
 """Frontend benchmark: a fully cached rebuild through dalecpy's frontend image vs BuildKit's Dockerfile frontend
 and Dalec's own frontend image.
 
-    python bench/frontend.py [--runs N]
+    python bench/frontend.py [--runs N] [--image REF ...]
 
 On the running e2e engine (/run/dalecpy-e2e/engine.env, see scripts/e2e/README.md; else DOCKER_HOST):
 builds specs/hello.yml for bookworm/deb through `dalecpy/frontend:latest` (build it first: the e2e fixture
 or scripts/e2e/ci.sh does), and an equivalent Dockerfile (same base, same scripts, same cache mounts and
-cache IDs, written to a temp dir) through the daemon's built-in Dockerfile frontend. Both are warmed up
-once, then timed N times (default 7) end to end (client wall time, export to a local dir included). Prints
-both medians and the ratio (target <= 1.5).
+cache IDs, written to a temp dir) through the daemon's built-in Dockerfile frontend. Every row is warmed up
+once, then the rows take turns, N times (default 7), each build timed end to end (client wall time, export
+to a local dir included). Prints the medians and the ratios (targets: <= 1.5 to the built-in frontend,
+<= 1.15 to the gateway image below). `--image` (repeatable) times other dalecpy images in the same run.
 
 Any `# syntax=` image pays for BuildKit starting its container. To show that floor, the same Dockerfile is
 also built through BuildKit's own Dockerfile frontend packaged as a gateway image (what
@@ -31,6 +32,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -53,6 +55,7 @@ FRONTEND = "dalecpy/frontend:latest"
 GATEWAY_DOCKERFILE = "dalecpy-bench/dockerfile-frontend:latest"
 GATEWAY_DOCKERFILE_BIN = Path(os.environ.get("DALECPY_DOCKERFILE_FRONTEND", "/opt/dalecpy-e2e/bin/dockerfile-frontend"))
 TARGET_RATIO = 1.5
+TARGET_GATEWAY_RATIO = 1.15  # issue 13: ours / BuildKit's Dockerfile frontend as a gateway image
 
 
 def engine_env() -> tuple[dict[str, str], str, str]:
@@ -153,27 +156,49 @@ def frontend_start(rawjson: str, image: str) -> float | None:
     return rows[loaded[-1] + 1][0] - rows[loaded[-1]][0]
 
 
-def time_builds(label: str, argv_for, env, runs: int, tmp: Path, image: str | None = None
-                ) -> tuple[list[float], list[float]]:
-    times, starts = [], []
-    for i in range(runs + 1):  # run 0 warms up (and must be what makes every later run fully cached)
-        out = tmp / f"{label}-{i}"
-        t0 = time.perf_counter()
-        proc = subprocess.run(argv_for(out), env=env, capture_output=True, text=True, cwd=tmp)
-        dt = time.perf_counter() - t0
-        if proc.returncode != 0:
-            print(f"{label}: build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-            return [], []
-        if i and '"cached":true' not in proc.stderr and " CACHED" not in proc.stderr:
-            print(f"{label}: run {i} was not cached")
-        if i:
-            times.append(dt)
-            st = frontend_start(proc.stderr, image) if image and "--progress=rawjson" in argv_for(out) else None
-            if st is not None:
-                starts.append(st)
-        if not list(out.glob("*.deb")):
-            print(f"{label}: no .deb exported in run {i}")
-    return times, starts
+def _build_once(label: str, argv: list[str], env, tmp: Path, out: Path, image: str | None, timed: bool
+                ) -> tuple[float, float | None] | None:
+    """One build: (wall seconds, frontend start or None), or None when it failed."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=tmp)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(f"{label}: build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        return None
+    if timed and '"cached":true' not in proc.stderr and " CACHED" not in proc.stderr:
+        print(f"{label}: a timed run was not cached")
+    if not list(out.glob("*.deb")):
+        print(f"{label}: no .deb exported")
+    return dt, (frontend_start(proc.stderr, image) if image and "--progress=rawjson" in argv else None)
+
+
+def _dirname(label: str, i: int) -> str:
+    return re.sub(r"[^\w.-]+", "_", label) + f"-{i}"
+
+
+def time_rows(rows: list[tuple[str, object, str | None]], env, runs: int, tmp: Path
+              ) -> dict[str, tuple[list[float], list[float]]]:
+    """Each row (label, argv_for(out dir), frontend image or None) is built once to warm up (which must make
+    every later build fully cached), then the rows take turns, `runs` times: load from other processes on
+    this machine then weighs on every row alike."""
+    live = []
+    for label, argv_for, image in rows:
+        out = tmp / _dirname(label, 0)
+        if _build_once(label, argv_for(out), env, tmp, out, image, timed=False) is not None:
+            live.append((label, argv_for, image))
+    res: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label, _, _ in rows}
+    for i in range(1, runs + 1):
+        for label, argv_for, image in list(live):
+            out = tmp / _dirname(label, i)
+            got = _build_once(label, argv_for(out), env, tmp, out, image, timed=True)
+            if got is None:
+                live.remove((label, argv_for, image))
+                res[label] = ([], [])
+                continue
+            res[label][0].append(got[0])
+            if got[1] is not None:
+                res[label][1].append(got[1])
+    return res
 
 
 def ensure_gateway_dockerfile_image(cli: str, env) -> bool:
@@ -225,18 +250,22 @@ def fmt(xs: list[float]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--image", action="append", default=None,
+                    help=f"dalecpy frontend image to time; repeat to compare several in one run (default {FRONTEND})")
     args = ap.parse_args()
+    images = args.image or [FRONTEND]
     runs = max(5, args.runs)
     env, cli, engine = engine_env()
     info = subprocess.run([cli, "version", "-f", "{{.Server.Version}}"], env=env, capture_output=True, text=True)
     if info.returncode != 0:
         print(f"no engine answers ({info.stderr.strip()[:200]}): run scripts/e2e/provision.sh b")
         return 0
-    if subprocess.run([cli, "image", "inspect", FRONTEND], env=env, capture_output=True).returncode != 0:
-        print(f"{FRONTEND} is not in engine {engine}'s image store: build frontend.Dockerfile first")
-        return 0
+    for image in images:
+        if subprocess.run([cli, "image", "inspect", image], env=env, capture_output=True).returncode != 0:
+            print(f"{image} is not in engine {engine}'s image store: build frontend.Dockerfile first")
+            return 0
     print(f"engine {engine}: dockerd {info.stdout.strip()}; {SPEC.relative_to(ROOT)} {TARGET}; "
-          f"{runs} timed runs each after one warm-up")
+          f"{runs} timed runs each after one warm-up, the rows taking turns")
     gateway = ensure_gateway_dockerfile_image(cli, env)
     dalec = ensure_dalec_image(cli, env)
     with tempfile.TemporaryDirectory(prefix="dalecpy-bench-") as d:
@@ -248,36 +277,48 @@ def main() -> int:
         gw_dockerfile.write_text(f"# syntax={GATEWAY_DOCKERFILE}\n" + (ctx / "Dockerfile").read_text())
         spec_ctx = tmp / "spec-ctx"  # the spec needs no context files: keep what the client sends minimal
         spec_ctx.mkdir()
-        # the one spec both frontends build (Dalec cannot build hello.yml's two-line description): the two copies
+        # the one spec every frontend builds (Dalec cannot build hello.yml's two-line description): the copies
         # differ in their syntax line only
-        derive(SPEC, spec_ctx / "hello.yml", one_line_description, syntax=f"# syntax={FRONTEND}\n")
-        derive(SPEC, spec_ctx / "hello-dalec.yml", one_line_description, syntax=f"# syntax={DALEC_IMAGE}\n")
-        ours, ours_start = time_builds("dalecpy frontend", lambda o: build_argv(
-            cli, engine, spec_ctx / "hello.yml", spec_ctx, o) + ["--target", TARGET], env, runs, tmp, FRONTEND)
-        dl, dl_start = (time_builds("dalec frontend image", lambda o: build_argv(
-            cli, engine, spec_ctx / "hello-dalec.yml", spec_ctx, o) + ["--target", TARGET], env, runs, tmp,
-            DALEC_IMAGE) if dalec else ([], []))
-        theirs, _ = time_builds("dockerfile frontend", lambda o: build_argv(cli, engine, ctx / "Dockerfile", ctx, o),
-                                env, runs, tmp)
-        gw, gw_start = (time_builds("dockerfile gateway image", lambda o: build_argv(
-            cli, engine, gw_dockerfile, ctx, o), env, runs, tmp, GATEWAY_DOCKERFILE) if gateway else ([], []))
+        rows = []
+        for n, image in enumerate(images):
+            derive(SPEC, spec_ctx / f"hello-{n}.yml", one_line_description, syntax=f"# syntax={image}\n")
+            rows.append((image, lambda o, f=spec_ctx / f"hello-{n}.yml": build_argv(cli, engine, f, spec_ctx, o)
+                         + ["--target", TARGET], image))
+        if dalec:
+            derive(SPEC, spec_ctx / "hello-dalec.yml", one_line_description, syntax=f"# syntax={DALEC_IMAGE}\n")
+            rows.append(("dalec frontend image", lambda o: build_argv(cli, engine, spec_ctx / "hello-dalec.yml",
+                                                                      spec_ctx, o) + ["--target", TARGET], DALEC_IMAGE))
+        rows.append(("dockerfile frontend", lambda o: build_argv(cli, engine, ctx / "Dockerfile", ctx, o), None))
+        if gateway:
+            rows.append(("dockerfile gateway image", lambda o: build_argv(cli, engine, gw_dockerfile, ctx, o),
+                         GATEWAY_DOCKERFILE))
+        res = time_rows(rows, env, runs, tmp)
+    theirs, _ = res["dockerfile frontend"]
+    gw, gw_start = res.get("dockerfile gateway image", ([], []))
+    dl, dl_start = res.get("dalec frontend image", ([], []))
     own = frontend_own_time(runs)
-    print(f"  cached rebuild, dalecpy frontend image:         {fmt(ours)}")
     print(f"  cached rebuild, built-in Dockerfile frontend:   {fmt(theirs)}")
-    if ours and theirs:
-        ratio = statistics.median(ours) / statistics.median(theirs)
-        verdict = "ok" if ratio <= TARGET_RATIO else "OVER TARGET"
-        print(f"  ratio (dalecpy / built-in Dockerfile): {ratio:.2f}  (target <= {TARGET_RATIO}: {verdict})")
     if gw:
         print(f"  cached rebuild, Dockerfile frontend as a gateway image (floor of any # syntax= image): {fmt(gw)}")
-        if ours:
-            print(f"  ratio (dalecpy / Dockerfile gateway image): {statistics.median(ours) / statistics.median(gw):.2f}")
     if dl:
         print(f"  cached rebuild, Dalec's frontend image ({DALEC_IMAGE}): {fmt(dl)}")
-        if ours:
-            print(f"  ratio (dalecpy / Dalec's frontend image): {statistics.median(ours) / statistics.median(dl):.2f}")
-    if ours_start:
-        print(f"  frontend image loaded -> its first request, dalecpy image:         {fmt(ours_start)}")
+    for image in images:
+        ours, ours_start = res[image]
+        print(f"  cached rebuild, {image}: {fmt(ours)}")
+        if ours and theirs:
+            ratio = statistics.median(ours) / statistics.median(theirs)
+            verdict = "ok" if ratio <= TARGET_RATIO else "OVER TARGET"
+            print(f"    ratio to the built-in Dockerfile frontend: {ratio:.2f}  (target <= {TARGET_RATIO}: {verdict})")
+        if ours and gw:
+            ratio = statistics.median(ours) / statistics.median(gw)
+            verdict = "ok" if ratio <= TARGET_GATEWAY_RATIO else "OVER TARGET"
+            print(f"    ratio to the Dockerfile gateway image: {ratio:.2f}  (target <= {TARGET_GATEWAY_RATIO}: {verdict})")
+        if ours and dl:
+            ratio = statistics.median(ours) / statistics.median(dl)
+            verdict = "ok" if ratio <= 1 else "SLOWER"
+            print(f"    ratio to Dalec's frontend image: {ratio:.2f}  (target <= 1: {verdict})")
+        if ours_start:
+            print(f"    frontend image loaded -> its first request: {fmt(ours_start)}")
     if gw_start:
         print(f"  frontend image loaded -> its first request, Dockerfile gateway image: {fmt(gw_start)}")
     if dl_start:

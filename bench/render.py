@@ -31,6 +31,7 @@ T_COLD = 0.35  # s, process wall time of `dalecpy render <example>`
 T_PER_OP = 20.0  # us per LLB op
 T_LARGE = 0.25  # s, load + compile + marshal of the generated spec
 T_RSS = 120.0  # MB, peak RSS of a process doing the large render
+T_COLD_RATIO = 5.0  # cold `dalecpy render` / a bare `python -c pass`, wall time
 T_MOUNT_RATIO = 1.5  # per-mount cost at 10x the mounts on one op (1.0: linear)
 
 N_STEPS = 1000
@@ -200,17 +201,22 @@ def _import_offenders(top: int = 12) -> list[tuple[int, int, str]]:
 
 
 def bench_cold(runs: int) -> dict:
-    res = {}
-    module_cmd = [sys.executable, "-m", "dalecpy.cli", "render", str(EXAMPLE), "--target", TARGET]
-    _run_proc(module_cmd)  # warm the page cache and the .pyc files
-    res["module"] = statistics.median(_run_proc(module_cmd, "module") for _ in range(runs))
+    """Cold starts, interleaved (a bare `python -c pass`, `python -m dalecpy.cli render`, the console script)
+    so that load from other processes weighs on each alike."""
+    cmds = {
+        "python": [sys.executable, "-c", "pass"],
+        "module": [sys.executable, "-m", "dalecpy.cli", "render", str(EXAMPLE), "--target", TARGET],
+    }
     script = _console_script()
     if script:
-        res["script"] = statistics.median(
-            _run_proc([script, "render", str(EXAMPLE), "--target", TARGET], "script") for _ in range(runs)
-        )
-    baseline = [sys.executable, "-c", "pass"]
-    res["python"] = statistics.median(_run_proc(baseline, "python") for _ in range(runs))
+        cmds["script"] = [script, "render", str(EXAMPLE), "--target", TARGET]
+    for cmd in cmds.values():
+        _run_proc(cmd)  # warm the page cache, the .pyc files and the models' schema cache
+    walls: dict[str, list[float]] = {k: [] for k in cmds}
+    for _ in range(runs):
+        for k, cmd in cmds.items():
+            walls[k].append(_run_proc(cmd, k))
+    res = {k: statistics.median(v) for k, v in walls.items()}
     for k, v in _CPU.items():
         res[k + "_cpu"] = statistics.median(v)
     return res
@@ -427,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if "script" in cold:
             rows.append(_row(f"cold: dalecpy render ({EXAMPLE.name})", cold["script"], T_COLD, "s"))
+        render = "script" if "script" in cold else "module"
+        rows.append(_row("cold render / bare `python -c pass`", cold[render] / cold["python"], T_COLD_RATIO, "x", "{:.1f}"))
         rows += [
             _row("large spec: load + compile + marshal", large["total"], T_LARGE, "s"),
             _row(f"llb marshal, {per_op['ops']}-op graph, per op", per_op["marshal_us"], T_PER_OP, "us", "{:.1f}"),
@@ -442,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         print("details:")
         print(f"  cold runs, median CPU (user+sys) s: python -m {cold.get('module_cpu', 0):.3f}, "
               f"console script {cold.get('script_cpu', 0):.3f}, bare `python -c pass` {cold.get('python_cpu', 0):.3f} "
-              f"(wall {cold['python']:.3f})")
+              f"(wall {cold['python']:.3f}); CPU ratio render / bare "
+              f"{cold.get(render + '_cpu', 0) / max(cold.get('python_cpu', 0), 1e-9):.1f}")
         print(f"  large spec phases (median s): load_spec {large['load']:.4f}, compile_spec {large['compile']:.4f} "
               f"(graph {large['graph']:.4f} + llb.marshal {large['llb_marshal']:.4f}), "
               f"serialize {large['serialize']:.4f}; {large['ops']} ops, {large['bytes']} bytes; "

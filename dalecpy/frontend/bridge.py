@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
+from . import fork
 from . import gateway_pb2 as gw
+from .fork import SERVICE, UNKNOWN
 
-_SERVICE = "/moby.buildkit.v1.frontend.LLBBridge/"
-
-_METHODS = {
+METHODS = {
     "Ping": (gw.PingRequest, gw.PongResponse),
     "Solve": (gw.SolveRequest, gw.SolveResponse),
     "ReadFile": (gw.ReadFileRequest, gw.ReadFileResponse),
@@ -26,11 +28,11 @@ class Bridge:
         self._metadata = tuple(metadata) or None
         self._calls = {
             name: channel.unary_unary(
-                _SERVICE + name,
+                SERVICE + name,
                 request_serializer=req.SerializeToString,
                 response_deserializer=resp.FromString,
             )
-            for name, (req, resp) in _METHODS.items()
+            for name, (req, resp) in METHODS.items()
         }
 
     def call(self, name: str, request):
@@ -53,6 +55,44 @@ class Bridge:
 
     def return_(self, request: gw.ReturnRequest) -> gw.ReturnResponse:
         return self.call("Return", request)
+
+
+class PipeBridge(Bridge):
+    """A `Bridge` whose calls go through the forked bridge process (see `fork`): no grpc in this process."""
+
+    def __init__(self, answers_fd: int, calls_fd: int) -> None:
+        self._answers_fd = answers_fd
+        self._calls_fd = calls_fd
+
+    def call(self, name: str, request):
+        fork.write_frame(self._calls_fd, fork.call_frame(name, request.SerializeToString()))
+        body = fork.read_frame(self._answers_fd)
+        if body is None:
+            raise RuntimeError("the frontend's bridge process exited")
+        response, code, details = fork.parse_answer(body)
+        if response is None:
+            raise BridgeError(code, details)
+        return METHODS[name][1].FromString(response)
+
+
+class BridgeError(Exception):
+    """A failed call through a `PipeBridge`, as the daemon answered it."""
+
+    def __init__(self, code: int, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+
+
+def rpc_failure(exc: BaseException) -> tuple[int, str] | None:
+    """(gRPC status code, message) when `exc` is a failed bridge call (grpc's RpcError or a BridgeError)."""
+    if isinstance(exc, BridgeError):
+        return exc.code, exc.details
+    grpc = sys.modules.get("grpc")  # not loaded: `exc` cannot be one of its errors
+    if grpc is not None and isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+        code = exc.code()
+        return (code.value[0] if code else UNKNOWN), (exc.details() or str(code))
+    return None
 
 
 def solve_ref(bridge: Bridge, definition) -> str:

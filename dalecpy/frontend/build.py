@@ -18,7 +18,7 @@ from . import gateway_pb2 as gw
 from . import status_pb2
 from . import subrequests
 from ..errors import UserError, one_line
-from .bridge import Bridge, solve_ref
+from .bridge import Bridge, rpc_failure, solve_ref
 from .options import FrontendOptions, OptionError, build_platform, env_text
 
 # google.golang.org/grpc/codes
@@ -105,8 +105,6 @@ class Session:
 
     def context_excludes(self, loaded) -> dict[str, tuple[str, ...]]:
         """Each local context's `.dockerignore` patterns, read from the client as the Dockerfile frontend does."""
-        import grpc
-
         from .. import dockerignore, llb
         from ..compile.sources import context_names
 
@@ -122,8 +120,10 @@ class Session:
             ref = solve_ref(self.bridge, llb.marshal(st, caps=self.llb_caps))
             try:
                 data = self.bridge.read_file(ref, dockerignore.FILENAME)
-            except grpc.RpcError:  # no .dockerignore in that context
-                continue
+            except Exception as exc:  # noqa: BLE001
+                if rpc_failure(exc) is None:
+                    raise
+                continue  # no .dockerignore in that context
             patterns = dockerignore.parse(data.decode("utf-8", "replace"))
             if patterns:
                 out[name] = tuple(patterns)
@@ -199,8 +199,6 @@ class Session:
     def run_tests(self, result) -> None:
         """Solve each spec test with Evaluate, so it runs now (Solve is lazy otherwise); the first failure
         fails the build with the daemon's error, which carries the test script's failure lines."""
-        import grpc
-
         if not result.tests:
             return
         if self.frontend_caps and CAP_SOLVE_EVALUATE not in self.frontend_caps:  # empty: too old to say
@@ -213,10 +211,12 @@ class Session:
                 self.bridge.solve(gw.SolveRequest(
                     Definition=definition, allowResultReturn=True, allowResultArrayRef=True, Evaluate=True
                 ))
-            except grpc.RpcError as exc:
-                detail = (exc.details() if hasattr(exc, "details") else None) or str(exc)
-                code = exc.code() if hasattr(exc, "code") else None
-                raise SpecTestFailed(f"test {json.dumps(name)} failed: {detail}", code.value[0] if code else 2) from None
+            except Exception as exc:  # noqa: BLE001
+                failure = rpc_failure(exc)
+                if failure is None:
+                    raise
+                code, detail = failure
+                raise SpecTestFailed(f"test {json.dumps(name)} failed: {detail}", code) from None
 
     # ------------------------------------------------------------------ subrequests
     def subrequest(self, fo: FrontendOptions) -> gw.Result:
@@ -254,14 +254,12 @@ class Session:
 
 def error_status(exc: BaseException) -> status_pb2.Status | None:
     """The Status a user error returns as, or None when `exc` is not the user's fault."""
-    import grpc
-
     if isinstance(exc, UserError):
         return status_pb2.Status(code=getattr(exc, "code", INVALID_ARGUMENT), message=str(exc))
-    if isinstance(exc, grpc.RpcError) and hasattr(exc, "code"):
+    failure = rpc_failure(exc)
+    if failure is not None:
         # A daemon-side failure (e.g. the spec file is missing from the context): pass it on as is.
-        code = exc.code()
-        return status_pb2.Status(code=code.value[0] if code else INTERNAL, message=exc.details() or str(code))
+        return status_pb2.Status(code=failure[0], message=failure[1])
     return None
 
 

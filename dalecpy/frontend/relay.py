@@ -103,15 +103,3 @@ class StdioRelay:
             except OSError:
                 pass
         self._sock.close()
-
-
-def take_stdio() -> tuple[int, int]:
-    """Claim fds 0 and 1 for the protocol; afterwards fd 0 reads /dev/null and fd 1 writes to stderr,
-    so a stray print can never corrupt the HTTP/2 stream."""
-    read_fd = os.dup(0)
-    write_fd = os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(2, 1)
-    return read_fd, write_fd

@@ -7,6 +7,9 @@ from .models import *  # noqa: F401,F403  (model classes)
 from .schema import spec_json_schema
 from .spec import Spec
 from .yamlsrc import MAX_SPEC_BYTES
+from . import _prebuilt, models as _models, spec as _spec
+
+_prebuilt.complete(_prebuilt.model_classes(_models, _spec))
 
 __all__ = [
     "Spec",

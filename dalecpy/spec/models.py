@@ -94,6 +94,8 @@ class DalecModel(BaseModel):
         validate_assignment=False,
         revalidate_instances="never",
         ser_json_inf_nan="strings",
+        # Built by dalecpy.spec._prebuilt.complete() once every model is defined, from cached schemas.
+        defer_build=True,
     )
 
     #: variant keys whose explicit ``null`` means "present but empty" (``- gobuild:``).
@@ -189,9 +191,13 @@ class SourceInline(DalecModel):
     _null_as_empty = frozenset({"file", "dir"})
 
 
+def _new_source() -> "Source":
+    return Source()
+
+
 class SourceMount(DalecModel):
     dest: Str = ""
-    spec: "Source" = Field(default_factory=lambda: Source())
+    spec: "Source" = Field(default_factory=_new_source)
 
 
 class BuildStep(DalecModel):
@@ -652,6 +658,3 @@ class SpecModel(DalecModel):
     changelog: list[ChangelogEntry] = Field(default_factory=list)
     tests: list[TestSpec] = Field(default_factory=list)
 
-
-SourceMount.model_rebuild()
-SourceBuild.model_rebuild()

@@ -235,13 +235,14 @@ def run_inprocess(files: dict[str, bytes], opts: dict[str, str], **bridge_kw) ->
 
 
 def run_subprocess(argv: list[str], files: dict[str, bytes], opts: dict[str, str], timeout: float = 60.0,
-                   extra_env: dict[str, str] | None = None, **bridge_kw) -> tuple[FakeBridge, float, int, bytes]:
+                   extra_env: dict[str, str] | None = None, bridge_cls: type[FakeBridge] = FakeBridge,
+                   **bridge_kw) -> tuple[FakeBridge, float, int, bytes]:
     """Start the frontend as a process with the bridge on its stdin/stdout, as BuildKit does.
     Returns (bridge, seconds from spawn to Return, exit code, stderr)."""
     import subprocess
     import time
 
-    fb = FakeBridge(files, **bridge_kw)
+    fb = bridge_cls(files, **bridge_kw)
     srv = Server(fb)
     env = dict(os.environ)
     env.update(env_for(opts, **(extra_env or {})))
